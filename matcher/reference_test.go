@@ -1,0 +1,96 @@
+package matcher
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// referenceFires is the firing rule of SPEC.md section 2 written plainly, without the index's
+// grouping: the model the Index is checked against.
+func referenceFires(s *Subscription, id Identity) bool {
+	if s.Disabled {
+		return false
+	}
+	if s.Static {
+		if s.ClientID == "" {
+			return true
+		}
+		return s.ClientID == id.Client && (s.UserID == "" || s.UserID == id.User)
+	}
+	return s.ClientID == id.Client && (s.KlantGlobal || s.UserID == id.User)
+}
+
+// referenceMatch matches by brute force: every subscription, MatchPattern, referenceFires, and
+// for FanoutOne a pairwise choice per (client, pattern).
+func referenceMatch(subs []*Subscription, method string, id Identity, f Fanout) []string {
+	var fired []*Subscription
+	for _, s := range subs {
+		if MatchPattern(s.ServiceCall, method) && referenceFires(s, id) {
+			fired = append(fired, s)
+		}
+	}
+	if f == FanoutOne {
+		type group struct{ client, pattern string }
+		best := map[group]*Subscription{}
+		for _, s := range fired {
+			g := group{s.ClientID, s.ServiceCall}
+			if cur, ok := best[g]; !ok || preferredForFanoutOne(s, cur, id) {
+				best[g] = s
+			}
+		}
+		fired = fired[:0]
+		for _, s := range best {
+			fired = append(fired, s)
+		}
+	}
+	out := uids(fired)
+	slices.Sort(out)
+	return out
+}
+
+func TestIndexAgreesWithReferenceModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	patterns := []string{"*", "A.x", "A.*", "*.x", "Svc.A.x", "Svc.*.x", "*.*", "x", "B.y", "Svc.A.*"}
+	methods := []string{"Svc.A.x", "Svc.B.y", "A.x", "x", "Svc.A.y", "Other.Svc.A.x"}
+	clients := []string{"", "1", "2"}
+	users := []string{"", "u", "v"}
+
+	subs := make([]*Subscription, 300)
+	for i := range subs {
+		s := sub(fmt.Sprintf("s%03d", i), patterns[rng.IntN(len(patterns))], clients[rng.IntN(len(clients))],
+			users[rng.IntN(len(users))], rng.IntN(2) == 0, rng.IntN(20))
+		s.Static = rng.IntN(5) == 0
+		s.Disabled = rng.IntN(8) == 0
+		subs[i] = s
+	}
+	ix := NewIndex(subs)
+	for _, method := range methods {
+		if got, want := ix.Any(method), anyEnabledMatch(subs, method); got != want {
+			t.Errorf("Any(%q) = %v, want %v", method, got, want)
+		}
+		for _, client := range clients {
+			for _, user := range users {
+				for _, f := range []Fanout{FanoutAll, FanoutOne} {
+					id := Identity{client, user}
+					got := uids(ix.Match(method, id, f, nil))
+					slices.Sort(got)
+					want := referenceMatch(subs, method, id, f)
+					if !slices.Equal(got, want) {
+						t.Errorf("Match(%q, %+v, %v):\n got %v\nwant %v", method, id, f, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func anyEnabledMatch(subs []*Subscription, method string) bool {
+	for _, s := range subs {
+		if !s.Disabled && MatchPattern(s.ServiceCall, method) {
+			return true
+		}
+	}
+	return false
+}
