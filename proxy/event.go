@@ -1,0 +1,55 @@
+package proxy
+
+import "strings"
+
+// Event is one leaf call with its outcome, redacted, ready to become webhook bodies. Every byte in it
+// may be stored and sent: redaction has already happened.
+type Event struct {
+	Method      string // full method
+	ServiceCall string // last two dot-separated segments (SPEC.md section 2)
+	Args        []byte // redacted params (JSON; "null" if absent)
+	Result      []byte // redacted result (nil when the call failed or no outcome was found)
+	Error       []byte // redacted error (nil when it succeeded or no outcome was found)
+	ID          []byte // raw id of the top-level call, nil for notifications
+}
+
+// Event builds the redacted event for one leaf call and its outcome.
+func (rd *Redactor) Event(c Call, o Outcome) Event {
+	args := "null"
+	if len(c.Params) > 0 {
+		args = string(c.Params)
+	}
+	ev := Event{
+		Method:      c.Method,
+		ServiceCall: ServiceCall(c.Method),
+		Args:        []byte(rd.redactArgs(args)),
+		ID:          c.ID,
+	}
+	switch {
+	case !o.Found:
+	case o.OK:
+		ev.Result = []byte(rd.redactOutcome(outcomeRaw(o.Result), "result"))
+	default:
+		ev.Error = []byte(rd.redactOutcome(outcomeRaw(o.Error), "error"))
+	}
+	return ev
+}
+
+func outcomeRaw(b []byte) string {
+	if len(b) == 0 {
+		return "null"
+	}
+	return string(b)
+}
+
+// ServiceCall returns the last two dot-separated segments of method (SPEC.md section 2):
+// "Otys.Services.CandidateService.update" -> "CandidateService.update"; a method with at most one
+// dot is its own service call. It returns a substring, so it never allocates.
+func ServiceCall(method string) string {
+	last := strings.LastIndexByte(method, '.')
+	if last < 0 {
+		return method
+	}
+	prev := strings.LastIndexByte(method[:last], '.')
+	return method[prev+1:]
+}

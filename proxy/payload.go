@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Envelope holds the delivery fields every webhook body starts with (SPEC.md section 5).
+type Envelope struct {
+	ID         string
+	Time       time.Time
+	WebhookUID string
+	WebhookURL string
+	ClientID   string
+	UserID     string
+}
+
+// payloadTimeLayout is RFC 3339 in UTC with exactly three fractional digits, as OTYS sends it.
+const payloadTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// OTYSPayload builds the `payload otys` body: {"id","time","event","webhook":{"uid","url"},
+// "user":{"clientId","internalId"},"request":{"method","args"},"result"}, with "error" instead of
+// "result" for a failed call. Fields are written by hand, in this order, because receivers such as
+// the OTYS WordPress plugin are written against OTYS's bodies; raw JSON parts are embedded verbatim.
+func OTYSPayload(env Envelope, ev *Event) []byte {
+	b := make([]byte, 0, 256+len(ev.Args)+len(ev.Result)+len(ev.Error))
+	b = appendEnvelope(b, env, ev)
+	b = append(b, `,"request":{"method":`...)
+	b = gjson.AppendJSONString(b, ev.Method)
+	b = append(b, `,"args":`...)
+	b = appendRaw(b, ev.Args)
+	b = append(b, '}')
+	if ev.Error != nil {
+		b = append(b, `,"error":`...)
+		b = appendRaw(b, ev.Error)
+	} else {
+		b = append(b, `,"result":`...)
+		b = appendRaw(b, ev.Result)
+	}
+	return append(b, '}')
+}
+
+// JSONRPCPayload builds the `payload jsonrpc` body: the same envelope fields, then "request":
+// {"jsonrpc":"2.0","method","params","id"} (id omitted for notifications) and "response":
+// {"jsonrpc":"2.0","result"|"error","id"}.
+func JSONRPCPayload(env Envelope, ev *Event) []byte {
+	b := make([]byte, 0, 320+len(ev.Args)+len(ev.Result)+len(ev.Error))
+	b = appendEnvelope(b, env, ev)
+	b = append(b, `,"request":{"jsonrpc":"2.0","method":`...)
+	b = gjson.AppendJSONString(b, ev.Method)
+	b = append(b, `,"params":`...)
+	b = appendRaw(b, ev.Args)
+	if ev.ID != nil {
+		b = append(b, `,"id":`...)
+		b = append(b, ev.ID...)
+	}
+	b = append(b, `},"response":{"jsonrpc":"2.0",`...)
+	if ev.Error != nil {
+		b = append(b, `"error":`...)
+		b = appendRaw(b, ev.Error)
+	} else {
+		b = append(b, `"result":`...)
+		b = appendRaw(b, ev.Result)
+	}
+	b = append(b, `,"id":`...)
+	b = appendRaw(b, ev.ID)
+	return append(b, "}}"...)
+}
+
+// appendEnvelope writes `{"id",...,"user":{...}` (the object is left open).
+func appendEnvelope(b []byte, env Envelope, ev *Event) []byte {
+	b = append(b, `{"id":`...)
+	b = gjson.AppendJSONString(b, env.ID)
+	b = append(b, `,"time":"`...)
+	b = env.Time.UTC().AppendFormat(b, payloadTimeLayout)
+	b = append(b, `","event":`...)
+	b = gjson.AppendJSONString(b, ev.ServiceCall)
+	b = append(b, `,"webhook":{"uid":`...)
+	b = gjson.AppendJSONString(b, env.WebhookUID)
+	b = append(b, `,"url":`...)
+	b = gjson.AppendJSONString(b, env.WebhookURL)
+	b = append(b, `},"user":{"clientId":`...)
+	b = gjson.AppendJSONString(b, env.ClientID)
+	b = append(b, `,"internalId":`...)
+	b = gjson.AppendJSONString(b, env.UserID)
+	return append(b, '}')
+}
+
+// appendRaw embeds a raw JSON value, null when there is none.
+func appendRaw(b, raw []byte) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
