@@ -1,0 +1,84 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestReconfigureKeepsEveryJobOnce(t *testing.T) {
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		<-time.After(2 * time.Millisecond) // a receiver with some latency
+		w.WriteHeader(http.StatusOK)
+	})
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.Workers, cfg.PerDestination = 1, 1
+	q.Configure(cfg, newFakeEndpoints())
+	var msgs []Message
+	for range 60 {
+		msgs = append(msgs, newMessage(rc.srv.URL))
+	}
+	enqueue(t, q, msgs...)
+
+	// Change the pool and the schedule while deliveries run.
+	steps := []struct {
+		after  int // deliveries seen before the change
+		change func(*Config)
+	}{
+		{8, func(c *Config) { c.Workers, c.PerDestination = 8, 8 }},
+		{16, func(c *Config) { c.Timeout = 5 * time.Second; c.Retry = []time.Duration{time.Millisecond} }},
+		{24, func(c *Config) { c.Workers, c.PerDestination = 2, 1 }},
+		{32, func(c *Config) { c.Paused = true }},
+		{0, func(c *Config) { c.Paused = false; c.Workers, c.PerDestination = 16, 4 }},
+	}
+	for _, step := range steps {
+		waitFor(t, 10*time.Second, func() bool { return rc.count() >= step.after })
+		step.change(&cfg)
+		q.Configure(cfg, newFakeEndpoints())
+	}
+	waitFor(t, 10*time.Second, func() bool { return q.Stats().Delivered == 60 })
+	seen := map[string]int{}
+	for _, r := range rc.requests() {
+		seen[r.header.Get("webhook-id")]++
+	}
+	if len(seen) != 60 {
+		t.Errorf("%d distinct messages delivered, want 60", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+}
+
+func TestClosedQueueRefusesEnqueue(t *testing.T) {
+	q, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	if _, err := q.Enqueue(context.Background(), []Message{newMessage("http://127.0.0.1:1/")}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Enqueue after Close = %v, want ErrClosed", err)
+	}
+	q.Configure(testConfig(), nil) // must not start anything on a closed queue
+}
+
+func TestEnqueueCanceledContext(t *testing.T) {
+	q := openQueue(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := q.Enqueue(ctx, []Message{newMessage("http://127.0.0.1:1/")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Enqueue(canceled) = %v", err)
+	}
+	if s := q.Stats(); s.Depth != 0 {
+		t.Errorf("depth = %d after a refused enqueue", s.Depth)
+	}
+}

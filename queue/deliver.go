@@ -1,0 +1,263 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
+)
+
+// maxResponseData is how much of a receiver's body the log keeps.
+const maxResponseData = 64 << 10
+
+// attemptResult is what one attempt produced, before it is recorded.
+type attemptResult struct {
+	requested  bool // an HTTP request was made (false: nothing to send to)
+	code       int
+	body       []byte
+	delivered  bool
+	gone       bool // 410, or the subscription no longer exists
+	refused    bool // the destination guard refused every address
+	retryAfter time.Duration
+	duration   time.Duration
+	reason     string // why it failed, for the log item and the operator log
+}
+
+// attempt runs one delivery attempt of a claimed job and records it.
+func (s *scheduler) attempt(j job) {
+	defer s.release(j)
+	q := s.q
+	rec, ok := q.loadDue(j)
+	if !ok {
+		return
+	}
+	cfg := q.config()
+	ep := q.endpoints.Load().ep
+	res := q.deliver(cfg, ep, &rec)
+	q.record(cfg, ep, j, res)
+}
+
+// loadDue reads the job's record and checks that the job is still the one
+// the scheduler saw: a pass reads a snapshot, which may show a job key that
+// a just-finished attempt already replaced.
+func (q *Queue) loadDue(j job) (record, bool) {
+	var rec record
+	err := q.db.View(func(txn *badger.Txn) error {
+		var err error
+		rec, err = getRecord(txn, j.id)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// An orphan job key (its record is gone): drop it.
+		if err := q.db.Update(func(txn *badger.Txn) error { return txn.Delete(jobKey(j.dest, j.due, j.id)) }); err != nil {
+			q.logger.Error("drop orphan job", zap.String("id", j.id), errField(err))
+		}
+		return rec, false
+	case err != nil:
+		q.logger.Error("load job", zap.String("id", j.id), errField(err))
+		return rec, false
+	}
+	if isFinal(rec.Status) || rec.NextAttempt != j.due {
+		return rec, false
+	}
+	return rec, true
+}
+
+// deliver makes the HTTP exchange of one attempt.
+func (q *Queue) deliver(cfg *Config, ep Endpoints, rec *record) attemptResult {
+	var res attemptResult
+	if ep == nil {
+		res.reason = "no subscription source configured"
+		return res
+	}
+	secrets, ok := ep.SigningSecrets(rec.SubscriptionUID)
+	if !ok {
+		res.gone = true
+		res.reason = "subscription deleted or disabled"
+		return res
+	}
+	ts := cfg.Now().Unix()
+	signature, err := Sign(rec.ID, ts, rec.Body, secrets)
+	if err != nil {
+		res.reason = err.Error()
+		return res
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.URL, bytes.NewReader(rec.Body))
+	if err != nil {
+		res.reason = fmt.Sprintf("bad webhook URL: %v", err)
+		return res
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", cfg.UserAgent)
+	req.Header.Set("webhook-id", rec.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", signature)
+
+	res.requested = true
+	start := time.Now()
+	resp, err := q.client.Do(req)
+	if err != nil {
+		res.duration = time.Since(start)
+		res.refused = errors.Is(err, ErrDestinationRefused)
+		res.reason = describeTransportError(err)
+		return res
+	}
+	res.code = resp.StatusCode
+	res.body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseData))
+	// Drain a little more so the connection can be reused, then let go.
+	_, _ = io.CopyN(io.Discard, resp.Body, maxResponseData)
+	_ = resp.Body.Close()
+	res.duration = time.Since(start)
+
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		res.delivered = true
+	case resp.StatusCode == http.StatusGone:
+		res.gone = true
+		res.reason = "receiver answered 410 Gone"
+	default:
+		res.reason = fmt.Sprintf("receiver answered %d", resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), cfg.Now()); ok {
+				res.retryAfter = d
+			}
+		}
+	}
+	if err != nil && res.delivered {
+		// The receiver said yes; a broken body read does not undo that.
+		res.body = append(res.body, []byte(fmt.Sprintf("\n[reading response: %v]", err))...)
+	}
+	return res
+}
+
+// describeTransportError names timeouts plainly and leaves the URL out: it
+// is in the log item already, and a webhook URL may carry a token in its
+// query that has no business in operator logs.
+func describeTransportError(err error) string {
+	text := err.Error()
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		text = urlErr.Err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout: " + text
+	}
+	return text
+}
+
+// record commits the attempt's outcome: the job is removed or moved to its
+// next due time and the log item updated, in one transaction.
+func (q *Queue) record(cfg *Config, ep Endpoints, j job, res attemptResult) {
+	end := cfg.Now()
+	endNs := end.UnixNano()
+	var (
+		outcome      string
+		created      int64
+		nextDue      int64
+		subscription string
+	)
+	err := q.updateRecord(j.id, func(txn *badger.Txn, rec *record) error {
+		created = rec.Created
+		if rec.NextAttempt != 0 {
+			if err := txn.Delete(rec.jobKey()); err != nil {
+				return fmt.Errorf("delete job: %w", err)
+			}
+		}
+		subscription = rec.SubscriptionUID
+		if res.requested {
+			rec.ResponseCode = res.code
+			rec.ResponseData = res.body
+		}
+		// A vanished subscription is not an attempt; every other outcome,
+		// including failures before any request (a bad secret), counts
+		// toward the schedule so that it ends.
+		if res.requested || !res.gone {
+			rec.Attempts++
+		}
+		rec.Error = res.reason
+		switch {
+		case res.delivered:
+			outcome = StatusDelivered
+		case res.gone:
+			outcome = StatusGone
+		case rec.Attempts > len(cfg.Retry):
+			outcome = StatusDead
+		default:
+			outcome = StatusRetrying
+		}
+		if outcome == StatusRetrying {
+			delay := nextDelay(cfg.Retry[rec.Attempts-1], res.retryAfter, rand.Float64())
+			rec.Status = StatusRetrying
+			rec.NextAttempt = endNs + int64(delay)
+			nextDue = rec.NextAttempt
+			if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
+				return fmt.Errorf("reschedule job: %w", err)
+			}
+			return setRecordIn(txn, rec, 0)
+		}
+		rec.Status = outcome
+		rec.NextAttempt = 0
+		rec.Processed = endNs
+		return setRecordIn(txn, rec, cfg.KeepLogs)
+	})
+	if err != nil {
+		q.logger.Error("record delivery attempt", zap.String("id", j.id), errField(err))
+		return
+	}
+	q.countOutcome(outcome, res)
+	if outcome == StatusRetrying {
+		q.sched.note(j.dest, nextDue)
+	}
+	if res.gone && res.requested && ep != nil {
+		ep.Gone(subscription)
+	}
+	if !res.delivered {
+		q.logger.Warn("webhook delivery failed",
+			zap.String("id", j.id),
+			zap.String("destination", j.dest),
+			zap.Int("code", res.code),
+			zap.String("status", outcome),
+			zap.String("reason", res.reason))
+	}
+	if cfg.OnAttempt != nil {
+		metric := outcome
+		if res.refused {
+			metric = "refused"
+		}
+		cfg.OnAttempt(AttemptInfo{
+			Outcome:  metric,
+			Code:     res.code,
+			Duration: res.duration,
+			Latency:  time.Duration(endNs - created),
+		})
+	}
+}
+
+func (q *Queue) countOutcome(outcome string, res attemptResult) {
+	if !res.delivered {
+		q.stats.failed.Add(1)
+	}
+	switch outcome {
+	case StatusDelivered:
+		q.stats.delivered.Add(1)
+	case StatusDead:
+		q.stats.dead.Add(1)
+	}
+	if isFinal(outcome) {
+		q.stats.depth.Add(-1)
+	}
+}
+
+func errField(err error) zap.Field { return zap.Error(err) }

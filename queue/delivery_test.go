@@ -1,0 +1,227 @@
+package queue
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+func TestDeliverySignsAndSendsHeaders(t *testing.T) {
+	tests := []struct {
+		name    string
+		secrets []string
+	}{
+		{"one secret", []string{testSecret}},
+		{"rotation grace: two secrets", []string{testSecret2, testSecret}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := newReceiver(t, statuses(200))
+			q := openQueue(t, "")
+			q.Configure(testConfig(), newFakeEndpoints(tt.secrets...))
+			msg := newMessage(rc.srv.URL + "/hook")
+			enqueue(t, q, msg)
+			waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDelivered))
+
+			reqs := rc.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("receiver got %d requests, want 1", len(reqs))
+			}
+			got := reqs[0]
+			for header, want := range map[string]string{
+				"Content-Type": "application/json",
+				"User-Agent":   "sidehook/test",
+				"webhook-id":   msg.ID,
+			} {
+				if v := got.header.Get(header); v != want {
+					t.Errorf("%s = %q, want %q", header, v, want)
+				}
+			}
+			if string(got.body) != string(msg.Body) {
+				t.Errorf("body = %s, want %s", got.body, msg.Body)
+			}
+			entries := strings.Fields(got.header.Get("webhook-signature"))
+			if len(entries) != len(tt.secrets) {
+				t.Fatalf("signature has %d entries, want %d: %q", len(entries), len(tt.secrets), entries)
+			}
+			for i, secret := range tt.secrets {
+				wh, err := standardwebhooks.NewWebhook(secret)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Each entry alone must verify with its own secret.
+				h := got.header.Clone()
+				h.Set("webhook-signature", entries[i])
+				if err := wh.Verify(got.body, h); err != nil {
+					t.Errorf("signature entry %d does not verify with secret %d: %v", i, i, err)
+				}
+				if err := wh.Verify(got.body, got.header); err != nil {
+					t.Errorf("full header does not verify with secret %d: %v", i, err)
+				}
+			}
+			item := logOf(t, q, msg.ID)
+			if item.IsProcessed != "1" || item.Attempts != 1 || item.ResponseCode != 200 || item.ResponseData != `{"n":0}` {
+				t.Errorf("log item = %+v", item)
+			}
+		})
+	}
+}
+
+func TestDeliveryOutcomes(t *testing.T) {
+	retryAfterThenOK := func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 0 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	redirect := func(_ int, w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}
+	tests := []struct {
+		name       string
+		respond    func(int, http.ResponseWriter, *http.Request)
+		timeout    time.Duration
+		wantStatus string
+		wantCodes  []int // response codes in order, 0 for a timeout
+		wantGone   bool
+		minGap     time.Duration // least time between first and second request
+		wantError  string
+	}{
+		{name: "200", respond: statuses(200), wantStatus: StatusDelivered, wantCodes: []int{200}},
+		{name: "500,500,200", respond: statuses(500, 500, 200), wantStatus: StatusDelivered, wantCodes: []int{500, 500, 200}},
+		{name: "302 is a failure, not followed", respond: redirect, wantStatus: StatusDead, wantCodes: []int{302, 302, 302}, wantError: "302"},
+		{name: "410 gone", respond: statuses(410), wantStatus: StatusGone, wantCodes: []int{410}, wantGone: true},
+		{name: "429 Retry-After 1", respond: retryAfterThenOK, wantStatus: StatusDelivered, wantCodes: []int{429, 200}, minGap: 950 * time.Millisecond},
+		{name: "timeout", timeout: 150 * time.Millisecond, respond: func(_ int, w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done()
+		}, wantStatus: StatusDead, wantCodes: []int{0, 0, 0}, wantError: "timeout"},
+		{name: "all fail: dead", respond: statuses(500), wantStatus: StatusDead, wantCodes: []int{500, 500, 500}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newReceiver(t, tt.respond)
+			q := openQueue(t, "")
+			ep := newFakeEndpoints()
+			cfg := testConfig()
+			if tt.timeout > 0 {
+				cfg.Timeout = tt.timeout
+			}
+			var mu sync.Mutex
+			var attempts []AttemptInfo
+			cfg.OnAttempt = func(a AttemptInfo) {
+				mu.Lock()
+				defer mu.Unlock()
+				attempts = append(attempts, a)
+			}
+			q.Configure(cfg, ep)
+			msg := newMessage(rc.srv.URL + "/hook")
+			enqueue(t, q, msg)
+			waitFor(t, 10*time.Second, statusIs(t, q, msg.ID, tt.wantStatus))
+
+			reqs := rc.requests()
+			if len(reqs) != len(tt.wantCodes) {
+				t.Fatalf("receiver got %d requests, want %d", len(reqs), len(tt.wantCodes))
+			}
+			for i, r := range reqs {
+				if r.path != "/hook" {
+					t.Errorf("request %d went to %s: redirect followed", i, r.path)
+				}
+				if id := r.header.Get("webhook-id"); id != msg.ID {
+					t.Errorf("request %d webhook-id = %s, want %s", i, id, msg.ID)
+				}
+			}
+			if tt.minGap > 0 && reqs[1].at.Sub(reqs[0].at) < tt.minGap {
+				t.Errorf("second attempt after %v, want at least %v", reqs[1].at.Sub(reqs[0].at), tt.minGap)
+			}
+			item := logOf(t, q, msg.ID)
+			if item.Attempts != len(tt.wantCodes) {
+				t.Errorf("attempts = %d, want %d", item.Attempts, len(tt.wantCodes))
+			}
+			if want := tt.wantCodes[len(tt.wantCodes)-1]; item.ResponseCode != want {
+				t.Errorf("response_code = %d, want %d", item.ResponseCode, want)
+			}
+			if item.IsProcessed != "1" || item.Processed == "" || item.NextAttempt != "" {
+				t.Errorf("final item not marked processed: %+v", item)
+			}
+			if !strings.Contains(item.Error, tt.wantError) {
+				t.Errorf("error = %q, want it to mention %q", item.Error, tt.wantError)
+			}
+			if gone := ep.goneCalls(); tt.wantGone != (len(gone) == 1 && gone[0] == "sub") {
+				t.Errorf("Gone calls = %v, want gone=%v", gone, tt.wantGone)
+			}
+			waitFor(t, 2*time.Second, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(attempts) == len(tt.wantCodes)
+			})
+			mu.Lock()
+			last := attempts[len(attempts)-1]
+			mu.Unlock()
+			if last.Outcome != tt.wantStatus || last.Latency <= 0 {
+				t.Errorf("last AttemptInfo = %+v, want outcome %s", last, tt.wantStatus)
+			}
+			if s := q.Stats(); s.Depth != 0 || s.InFlight != 0 {
+				t.Errorf("stats after final outcome = %+v", s)
+			}
+		})
+	}
+}
+
+func TestRetryRedeliversDeadMessage(t *testing.T) {
+	rc := newReceiver(t, statuses(500))
+	q := openQueue(t, "")
+	q.Configure(testConfig(), newFakeEndpoints())
+	msg := newMessage(rc.srv.URL)
+	enqueue(t, q, msg)
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDead))
+	if s := q.Stats(); s.Dead != 1 || s.Failed != 3 {
+		t.Errorf("stats = %+v, want 1 dead, 3 failed", s)
+	}
+
+	rc.setRespond(statuses(200))
+	if err := q.Retry(msg.ID); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDelivered))
+	reqs := rc.requests()
+	if len(reqs) != 4 || reqs[3].header.Get("webhook-id") != msg.ID {
+		t.Fatalf("got %d requests; the replay must carry the same webhook-id", len(reqs))
+	}
+	if err := q.Retry("msg_unknown"); err != ErrNotFound {
+		t.Errorf("Retry(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSubscriptionGoneAtAttemptTime(t *testing.T) {
+	rc := newReceiver(t, statuses(200))
+	q := openQueue(t, "")
+	q.Configure(testConfig(), &fakeEndpoints{secrets: map[string][]string{}})
+	msg := newMessage(rc.srv.URL)
+	enqueue(t, q, msg)
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusGone))
+	if n := rc.count(); n != 0 {
+		t.Errorf("receiver got %d requests for a deleted subscription", n)
+	}
+}
+
+func TestResponseDataKeepsFirst64KiB(t *testing.T) {
+	big := strings.Repeat("x", maxResponseData+1000)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(big))
+	})
+	q := openQueue(t, "")
+	q.Configure(testConfig(), newFakeEndpoints())
+	msg := newMessage(rc.srv.URL)
+	enqueue(t, q, msg)
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDelivered))
+	if got := logOf(t, q, msg.ID).ResponseData; len(got) != maxResponseData {
+		t.Errorf("response_data has %d bytes, want %d", len(got), maxResponseData)
+	}
+}

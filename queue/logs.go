@@ -1,0 +1,145 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// LogItem is one message's delivery log, in the OTYS getLogs shape.
+type LogItem struct {
+	ID              string `json:"id"`
+	ClientID        string `json:"klantid"`
+	UserID          string `json:"userid"`
+	WebhookURL      string `json:"webhook_url"`
+	RequestData     string `json:"request_data"`  // the body posted
+	ResponseData    string `json:"response_data"` // receiver's body, first 64 KiB
+	ResponseCode    int    `json:"response_code"`
+	Added           string `json:"added"`        // "2006-01-02 15:04:05" UTC
+	IsProcessed     string `json:"is_processed"` // "1" once final (delivered, dead, gone, limited), else "0"
+	Processed       string `json:"processed"`    // time of the final outcome, "" before
+	Status          string `json:"status"`       // pending, delivered, retrying, dead, gone, limited
+	Attempts        int    `json:"attempts"`
+	NextAttempt     string `json:"next_attempt"` // "" when none
+	SubscriptionUID string `json:"-"`
+	Error           string `json:"-"` // last failure reason, for operators
+}
+
+// LogQuery selects log items.
+type LogQuery struct {
+	ClientID  string // only this client's items...
+	AnyClient bool   // ...unless AnyClient (operators' admin API)
+	Status    string // "" = any
+	Limit     int    // default 10
+}
+
+const (
+	defaultLogLimit = 10
+	// maxLogScan bounds a status-filtered query over a long history.
+	maxLogScan = 100_000
+)
+
+// Logs returns log items newest first: a prefix scan of the time-inverted
+// index of the client (or of all clients).
+func (q *Queue) Logs(query LogQuery) ([]LogItem, error) {
+	limit := query.Limit
+	if limit <= 0 {
+		limit = defaultLogLimit
+	}
+	prefix := prefixIndexAll
+	if !query.AnyClient {
+		prefix = indexClientPrefix(query.ClientID)
+	}
+	var items []LogItem
+	err := q.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		scanned := 0
+		for it.Rewind(); it.Valid() && len(items) < limit && scanned < maxLogScan; it.Next() {
+			scanned++
+			id := indexID(it.Item().Key(), len(prefix))
+			rec, err := getRecord(txn, id)
+			if errors.Is(err, ErrNotFound) {
+				continue // expired between index and record
+			}
+			if err != nil {
+				return err
+			}
+			if query.Status != "" && rec.Status != query.Status {
+				continue
+			}
+			items = append(items, rec.logItem())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read logs: %w", err)
+	}
+	return items, nil
+}
+
+// Log returns one log item by message id.
+func (q *Queue) Log(id string) (LogItem, bool, error) {
+	var rec record
+	err := q.db.View(func(txn *badger.Txn) error {
+		var err error
+		rec, err = getRecord(txn, id)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return LogItem{}, false, nil
+	}
+	if err != nil {
+		return LogItem{}, false, fmt.Errorf("read log %s: %w", id, err)
+	}
+	return rec.logItem(), true, nil
+}
+
+// Retry makes the message due now, whatever its status but "limited" (a
+// limited event was never queued). A delivered or dead one is sent again
+// with the same webhook-id; if that attempt fails it is dead again at once,
+// as its schedule is spent.
+func (q *Queue) Retry(id string) error {
+	now := q.now().UnixNano()
+	var (
+		reopened bool
+		dest     string
+	)
+	err := q.updateRecord(id, func(txn *badger.Txn, rec *record) error {
+		reopened = false
+		if rec.Status == StatusLimited {
+			return ErrNotRetryable
+		}
+		if rec.NextAttempt != 0 {
+			if err := txn.Delete(rec.jobKey()); err != nil {
+				return fmt.Errorf("delete job: %w", err)
+			}
+		}
+		if isFinal(rec.Status) {
+			reopened = true
+			rec.Status = StatusRetrying
+			rec.Processed = 0
+		}
+		rec.NextAttempt = now
+		dest = destinationOf(rec.URL)
+		if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
+			return fmt.Errorf("schedule job: %w", err)
+		}
+		return setRecordIn(txn, rec, 0)
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotRetryable) {
+			return err
+		}
+		return fmt.Errorf("retry %s: %w", id, err)
+	}
+	if reopened {
+		q.stats.depth.Add(1)
+	}
+	q.sched.note(dest, now)
+	return nil
+}

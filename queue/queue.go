@@ -1,0 +1,184 @@
+// Package queue is sidehook's durable delivery side: events stored in Badger
+// before the API's response is released, delivery workers with per-destination
+// limits, signed POSTs through a dialer that refuses private destinations,
+// retries with jitter, delivery logs and daily limits. It knows nothing of
+// Caddy or JSON-RPC: the caddymodule hands it finished messages.
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
+)
+
+// ErrNotFound is returned for a log id the queue does not know (never
+// existed, or its log expired).
+var ErrNotFound = errors.New("queue: log item not found")
+
+// ErrNotRetryable is returned by Retry for an item that was never queued
+// (status "limited").
+var ErrNotRetryable = errors.New("queue: item was limited and never queued; it cannot be retried")
+
+// Queue is the durable event store and its delivery machinery. One Queue
+// owns one Badger directory; the caddymodule keeps it in a caddy.UsagePool so
+// reloads reuse it and only call Configure again.
+type Queue struct {
+	db     *badger.DB
+	logger *zap.Logger
+	client *http.Client
+	// transport is kept apart from client to close idle connections when
+	// the destination rules change.
+	transport *http.Transport
+
+	cfg       atomic.Pointer[Config]
+	endpoints atomic.Pointer[endpointsBox]
+
+	limits *dailyLimits
+	sched  *scheduler
+	stats  counters
+	// lifecycle orders Configure's start of the dispatcher against Close.
+	lifecycle sync.Mutex
+	started   bool
+	closing   chan struct{}
+	bgDone    sync.WaitGroup // dispatcher and GC loops
+	closed    atomic.Bool
+}
+
+// endpointsBox lets a nil Endpoints be stored in an atomic.Pointer.
+type endpointsBox struct{ ep Endpoints }
+
+// Open opens (or creates) the Badger database in dir. Jobs that were being
+// attempted when a previous process died are due again: an attempt's claim
+// lives only in memory, so its job key is still in the due index.
+func Open(dir string, logger *zap.Logger) (*Queue, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	db, err := badger.Open(badgerOptions(dir, logger))
+	if err != nil {
+		return nil, fmt.Errorf("open queue database in %s: %w", dir, err)
+	}
+	q := &Queue{
+		db:      db,
+		logger:  logger,
+		limits:  newDailyLimits(),
+		closing: make(chan struct{}),
+	}
+	initial := Config{}.withDefaults()
+	q.cfg.Store(&initial)
+	q.endpoints.Store(&endpointsBox{})
+	q.transport = newGuardedTransport(q.guardSettings)
+	q.client = &http.Client{
+		Transport: q.transport,
+		// 3xx is a failure by contract: never follow a redirect, whose
+		// target could also sidestep the destination guard.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	q.sched = newScheduler(q)
+	depth, err := q.countJobs()
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("count queued jobs: %w", err)
+	}
+	q.stats.depth.Store(int64(depth))
+	q.bgDone.Add(1)
+	go q.gcLoop()
+	return q, nil
+}
+
+// badgerOptions tunes Badger for a sidecar rather than a database server:
+// small memtables and caches keep resident memory low, values above 32 KiB go
+// to the value log (so a 10 MiB body never exceeds a transaction's batch
+// limit), and small value-log files let the GC loop give disk back.
+//
+// SyncWrites stays false. The at-least-once promise is about the process being
+// killed, not the machine losing power: a committed transaction has been
+// copied into the memtable's write-ahead log (memTable.Put -> logFile.writeEntry
+// copies into lf.Data, an mmap'd shared file mapping) and, for large values,
+// into the mmap'd value log, before Txn.Commit returns (Commit waits on the
+// write request). Those pages belong to the kernel's page cache, so they reach
+// the file even when the process dies with SIGKILL right after Commit.
+func badgerOptions(dir string, logger *zap.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{logger.Sugar().Named("badger")}).
+		WithLoggingLevel(badger.WARNING).
+		WithSyncWrites(false).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(2 << 20).
+		WithBaseLevelSize(8 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithValueThreshold(32 << 10).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithMetricsEnabled(false)
+}
+
+// Configure applies cfg and ep live; the first call starts the dispatcher.
+// Jobs are never held outside Badger, so changing Workers, PerDestination,
+// Retry or Timeout only changes what the next attempts do.
+func (q *Queue) Configure(cfg Config, ep Endpoints) {
+	q.lifecycle.Lock()
+	defer q.lifecycle.Unlock()
+	if q.closed.Load() {
+		return
+	}
+	full := cfg.withDefaults()
+	old := q.cfg.Swap(&full)
+	q.endpoints.Store(&endpointsBox{ep: ep})
+	if old != nil && !sameGuard(*old, full) {
+		// Connections opened under the old rules must not outlive them.
+		q.transport.CloseIdleConnections()
+	}
+	if !q.started {
+		q.started = true
+		q.bgDone.Add(1)
+		go q.sched.run()
+	}
+	q.sched.wake()
+}
+
+// Close stops dispatching, waits for attempts in flight (each is bounded by
+// its Timeout), then closes Badger.
+func (q *Queue) Close() error {
+	q.lifecycle.Lock()
+	if !q.closed.CompareAndSwap(false, true) {
+		q.lifecycle.Unlock()
+		return nil
+	}
+	close(q.closing)
+	q.lifecycle.Unlock()
+	q.bgDone.Wait()
+	q.sched.waitIdle()
+	q.transport.CloseIdleConnections()
+	if err := q.db.Close(); err != nil {
+		return fmt.Errorf("close queue database: %w", err)
+	}
+	return nil
+}
+
+func (q *Queue) config() *Config { return q.cfg.Load() }
+
+func (q *Queue) now() time.Time { return q.config().Now() }
+
+// badgerLogger routes Badger's messages to zap. Info and debug are dropped:
+// Badger is chatty about compactions that operators need not see.
+type badgerLogger struct{ s *zap.SugaredLogger }
+
+func (l badgerLogger) Errorf(f string, a ...any)   { l.s.Errorf(f, a...) }
+func (l badgerLogger) Warningf(f string, a ...any) { l.s.Warnf(f, a...) }
+func (l badgerLogger) Infof(string, ...any)        {}
+func (l badgerLogger) Debugf(string, ...any)       {}
+
+var _ badger.Logger = badgerLogger{}

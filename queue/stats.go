@@ -1,0 +1,30 @@
+package queue
+
+import "sync/atomic"
+
+// Stats are the queue's numbers for the admin API and metrics. Depth counts
+// jobs waiting (queued, not being attempted); Delivered, Dead, Failed (failed
+// attempts) and Limited count since the queue was opened.
+type Stats struct{ Depth, InFlight, Dead, Delivered, Failed, Limited uint64 }
+
+type counters struct {
+	depth     atomic.Int64 // job keys in Badger, in flight included
+	delivered atomic.Uint64
+	dead      atomic.Uint64
+	failed    atomic.Uint64
+	limited   atomic.Uint64
+}
+
+// Stats returns a snapshot of the counters.
+func (q *Queue) Stats() Stats {
+	inFlight := int64(q.sched.inFlightCount())
+	waiting := max(q.stats.depth.Load()-inFlight, 0)
+	return Stats{
+		Depth:     uint64(waiting),
+		InFlight:  uint64(inFlight),
+		Dead:      q.stats.dead.Load(),
+		Delivered: q.stats.delivered.Load(),
+		Failed:    q.stats.failed.Load(),
+		Limited:   q.stats.limited.Load(),
+	}
+}
