@@ -1,0 +1,230 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/sidehook/sidehook/matcher"
+	"github.com/sidehook/sidehook/proxy"
+	"github.com/sidehook/sidehook/queue"
+)
+
+// defaultHoldBudget caps the bytes of responses held at once by all sidehook handlers of a config while their
+// events are stored; over it, responses stream through unobserved (fail open) instead of growing memory.
+const defaultHoldBudget = 256 << 20
+
+func init() {
+	caddy.RegisterModule(new(App))
+}
+
+// App is the `sidehook` Caddy app. Handlers load it implicitly (ctx.App); nobody needs to configure it. It
+// exists because a handler has no Start: the queue (a Badger DB plus its workers) must be opened when a config
+// starts, and never by `caddy validate`, which only provisions. Queues themselves live in a caddy.UsagePool keyed
+// by directory, so a `caddy reload` hands the same open DB and the same workers to the new config.
+type App struct {
+	logger *zap.Logger
+	budget *proxy.Budget
+
+	mu      sync.Mutex
+	dirs    map[string]*dirConfig  // handlers' wishes, by queue directory
+	entries map[string]*queueEntry // what this config holds from the pool
+	stopped bool
+}
+
+// dirConfig collects what the handlers sharing one queue directory registered.
+type dirConfig struct {
+	delivery queue.Config // the first handler's; handlers sharing a directory share its engine
+	stores   []*matcher.Store
+	metrics  *metrics
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "sidehook",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision prepares the app; it opens nothing.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.budget = proxy.NewBudget(defaultHoldBudget)
+	a.dirs = map[string]*dirConfig{}
+	a.entries = map[string]*queueEntry{}
+	return nil
+}
+
+// register is called by each handler's Provision.
+func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, m *metrics) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	dc, ok := a.dirs[dir]
+	if !ok {
+		dc = &dirConfig{delivery: delivery, metrics: m}
+		a.dirs[dir] = dc
+	}
+	dc.stores = append(dc.stores, store)
+	if e := a.entries[dir]; e != nil {
+		e.endpoints.add(store)
+	}
+}
+
+// unregister is called by a handler's Cleanup.
+func (a *App) unregister(dir string, store *matcher.Store) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.entries[dir]; e != nil {
+		e.endpoints.remove(store)
+	}
+}
+
+// Start opens (or takes over from the previous config) every queue the handlers asked for and applies this
+// config's delivery settings to it.
+func (a *App) Start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for dir := range a.dirs {
+		if _, err := a.acquireLocked(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop gives this config's queues back to the pool; the last user closes them.
+func (a *App) Stop() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopped = true
+	var firstErr error
+	for dir, e := range a.entries {
+		for _, s := range a.dirs[dir].stores {
+			e.endpoints.remove(s)
+		}
+		if _, err := queues.Delete(dir); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("closing queue %s: %w", dir, err)
+		}
+	}
+	a.entries = map[string]*queueEntry{}
+	return firstErr
+}
+
+// queue returns the open queue for dir. Caddy starts apps in no fixed order, so the HTTP server may serve a
+// call before this app's Start ran; the first event then opens the queue itself.
+func (a *App) queue(dir string) (*queueEntry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.entries[dir]; e != nil {
+		return e, nil
+	}
+	if a.stopped {
+		return nil, fmt.Errorf("sidehook app stopped")
+	}
+	return a.acquireLocked(dir)
+}
+
+func (a *App) acquireLocked(dir string) (*queueEntry, error) {
+	if e := a.entries[dir]; e != nil {
+		return e, nil
+	}
+	dc := a.dirs[dir]
+	val, _, err := queues.LoadOrNew(dir, func() (caddy.Destructor, error) {
+		q, err := queue.Open(dir, a.logger.Named("queue"))
+		if err != nil {
+			return nil, fmt.Errorf("opening queue %s: %w", dir, err)
+		}
+		return &queueEntry{dir: dir, q: q, endpoints: &endpointSet{}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e := val.(*queueEntry)
+	for _, s := range dc.stores {
+		e.endpoints.add(s)
+	}
+	e.q.Configure(dc.delivery, e.endpoints)
+	if dc.metrics != nil {
+		dc.metrics.watchQueue(e.q)
+	}
+	a.entries[dir] = e
+	return e, nil
+}
+
+// queues holds the open queues of this process, shared across config reloads.
+var queues = caddy.NewUsagePool()
+
+// queueEntry is the pooled value: one open queue and the subscription stores that answer for its jobs.
+type queueEntry struct {
+	dir       string
+	q         *queue.Queue
+	endpoints *endpointSet
+}
+
+// Destruct closes the queue when the last config using it is gone.
+func (e *queueEntry) Destruct() error { return e.q.Close() }
+
+// endpointSet answers the queue's questions about subscriptions from every store of every live config using
+// the queue: during a reload the old and the new config's stores are both there.
+type endpointSet struct {
+	mu     sync.RWMutex
+	stores []*matcher.Store
+}
+
+func (s *endpointSet) add(st *matcher.Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, have := range s.stores {
+		if have == st {
+			return
+		}
+	}
+	s.stores = append(s.stores, st)
+}
+
+func (s *endpointSet) remove(st *matcher.Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, have := range s.stores {
+		if have == st {
+			s.stores = append(s.stores[:i], s.stores[i+1:]...)
+			return
+		}
+	}
+}
+
+// SigningSecrets implements queue.Endpoints: the newest store that knows the subscription answers.
+func (s *endpointSet) SigningSecrets(uid string) ([]string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := len(s.stores) - 1; i >= 0; i-- {
+		if _, known := s.stores[i].Index().Get(uid); known {
+			return s.stores[i].SigningSecrets(uid)
+		}
+	}
+	return nil, false
+}
+
+// Gone implements queue.Endpoints: the receiver answered 410, so the subscription is disabled for good.
+func (s *endpointSet) Gone(uid string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := len(s.stores) - 1; i >= 0; i-- {
+		if _, known := s.stores[i].Index().Get(uid); known {
+			_ = s.stores[i].Disable(context.Background(), uid)
+			return
+		}
+	}
+}
+
+// Interface guards.
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Destructor  = (*queueEntry)(nil)
+	_ queue.Endpoints   = (*endpointSet)(nil)
+)

@@ -1,0 +1,94 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Handler is the JSON face of the `sidehook` directive (SPEC.md section 3). Every Caddyfile line has a
+// field here so that `caddy adapt` prints a config that means the same thing; defaults and the preset are
+// applied in Provision, not at parse time, so an adapted config stays as short as the Caddyfile it came from.
+type Handler struct {
+	// Preset fills every field below that is left unset; "otys" is the only preset (SPEC.md section 3).
+	Preset string `json:"preset,omitempty"`
+	// QueueDir is the Badger directory; default {Caddy data dir}/sidehook.
+	QueueDir string `json:"queue_dir,omitempty"`
+	// SessionParam is the params index holding the caller's session or token; it is replaced by null
+	// everywhere it is stored or sent, and it is what a `resolve` identity sends to the upstream.
+	SessionParam *int `json:"session_param,omitempty"`
+	// Identity says who the caller is: placeholders, or an upstream method that resolves the session.
+	Identity *IdentityConfig `json:"identity,omitempty"`
+	// Management, when set, answers <service>.getList/add/update/delete/getLogs/rotateSecret/retry locally.
+	Management *ManagementConfig `json:"management,omitempty"`
+	// NeverFire patterns are never fired and never stored (logins, logouts, session checks).
+	NeverFire []string `json:"never_fire,omitempty"`
+	// RedactPaths are gjson paths into the event ({"request":{"method","args"},"result"}) blanked before storage.
+	RedactPaths []string `json:"redact_paths,omitempty"`
+	// RedactKeys are object keys blanked wherever they occur; nil means the defaults
+	// (password passwd secret token apikey api_key authorization).
+	RedactKeys []string `json:"redact_keys,omitempty"`
+	// Multicall maps a method to the shape of its nested calls: "otys" or "xmlrpc".
+	Multicall map[string]string `json:"multicall,omitempty"`
+	// Wrapper maps a method to the index of the param that is itself a whole request.
+	Wrapper map[string]int `json:"wrapper,omitempty"`
+	// Subscribe holds static, read-only subscriptions.
+	Subscribe []StaticSubscription `json:"subscribe,omitempty"`
+	// Fanout is "all" (default) or "one" (per client and pattern one fires, the user-specific one preferred).
+	Fanout string `json:"fanout,omitempty"`
+	// Payload is the body format: "otys" (default) or "jsonrpc".
+	Payload string `json:"payload,omitempty"`
+	// FireOnError also fires calls that returned a JSON-RPC error.
+	FireOnError bool `json:"fire_on_error,omitempty"`
+	// MaxBody is the largest request or response inspected, in bytes; larger ones pass unobserved. Default 10 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+	// Delivery tunes the delivery engine shared by every handler with the same QueueDir.
+	Delivery *DeliveryConfig `json:"delivery,omitempty"`
+
+	rt runtime
+}
+
+// IdentityConfig is the `identity` block.
+type IdentityConfig struct {
+	// Client and User are placeholders or literals, e.g. {http.request.header.X-Client-Id}.
+	Client string `json:"client,omitempty"`
+	User   string `json:"user,omitempty"`
+	// Resolve asks the upstream who owns a session instead.
+	Resolve *ResolveConfig `json:"resolve,omitempty"`
+}
+
+// ResolveConfig is `identity { resolve <method> { client <path>; user <path>; ttl <d> } }`.
+type ResolveConfig struct {
+	Method string `json:"method"`
+	// Client and User are gjson paths into the method's result.
+	Client string         `json:"client,omitempty"`
+	User   string         `json:"user,omitempty"`
+	TTL    caddy.Duration `json:"ttl,omitempty"`
+}
+
+// ManagementConfig is the `management [<service>]` line.
+type ManagementConfig struct {
+	// Service is the service name whose ops are answered locally; default WebhooksService.
+	Service string `json:"service,omitempty"`
+}
+
+// StaticSubscription is one `subscribe <pattern> <url> { … }` block.
+type StaticSubscription struct {
+	Pattern string `json:"pattern"`
+	URL     string `json:"url"`
+	Secret  string `json:"secret"`
+	Client  string `json:"client,omitempty"`
+	User    string `json:"user,omitempty"`
+}
+
+// DeliveryConfig is the `delivery` block (SPEC.md section 3).
+type DeliveryConfig struct {
+	Workers          int              `json:"workers,omitempty"`
+	PerDestination   int              `json:"per_destination,omitempty"`
+	Timeout          caddy.Duration   `json:"timeout,omitempty"`
+	Retry            []caddy.Duration `json:"retry,omitempty"`
+	DailyLimit       *int             `json:"daily_limit,omitempty"`
+	AllowDestination []string         `json:"allow_destination,omitempty"`
+	KeepLogs         caddy.Duration   `json:"keep_logs,omitempty"`
+	// Paused stores events without delivering them (maintenance, benchmarks). Not a Caddyfile promise of
+	// SPEC.md; spelled `paused` in the delivery block.
+	Paused bool `json:"paused,omitempty"`
+}

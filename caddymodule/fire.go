@@ -1,0 +1,111 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/sidehook/sidehook/matcher"
+	"github.com/sidehook/sidehook/proxy"
+	"github.com/sidehook/sidehook/queue"
+)
+
+// enqueueTimeout bounds how long a held response waits for its events to be stored; past it sidehook fails
+// open: the client gets its answer and the failure is logged and counted.
+const enqueueTimeout = 10 * time.Second
+
+// fireHeld turns the held response into events and stores them, before the caller releases the response: that
+// order is the at-least-once promise. resp, when not nil, is the response to pair with (a merged management
+// answer); otherwise the held body is used. Nothing here may break the call: a panic is logged and counted.
+func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPlan, holder *proxy.Holder, resp []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			rt.metrics.eventsDropped.WithLabelValues("internal_error").Inc()
+			rt.logger.Error("sidehook failed while firing; the call passed untouched", zap.Any("panic", v))
+		}
+	}()
+	if holder.Overflowed() {
+		rt.metrics.eventsDropped.WithLabelValues("response_too_large").Inc()
+		return
+	}
+	if holder.Status()/100 != 2 {
+		return // the upstream failed as a whole: no call succeeded
+	}
+	if resp == nil {
+		var err error
+		if resp, err = holder.DecodedBody(); err != nil {
+			rt.metrics.eventsDropped.WithLabelValues("undecodable_response").Inc()
+			rt.logger.Warn("response not observed", zap.Error(err))
+			return
+		}
+	}
+	msgs := rt.messages(req, req.Outcomes(resp), plan, time.Now())
+	if len(msgs) == 0 {
+		return
+	}
+	rt.enqueue(r.Context(), msgs)
+}
+
+// enqueue stores messages durably; on failure it logs and counts, and the call goes on (fail open).
+func (rt *runtime) enqueue(ctx context.Context, msgs []queue.Message) {
+	entry, err := rt.app.queue(rt.queueDir)
+	if err != nil {
+		rt.metrics.eventsDropped.WithLabelValues("queue_unavailable").Add(float64(len(msgs)))
+		rt.logger.Error("queue unavailable; events dropped", zap.Int("events", len(msgs)), zap.Error(err))
+		return
+	}
+	// The client may hang up while we store: the upstream did the work, so the event must still be stored.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
+	defer cancel()
+	res, err := entry.q.Enqueue(ctx, msgs)
+	if err != nil {
+		rt.metrics.eventsDropped.WithLabelValues("store_failed").Add(float64(len(msgs)))
+		rt.logger.Error("storing events failed; events dropped", zap.Int("events", len(msgs)), zap.Error(err))
+		return
+	}
+	rt.metrics.eventsQueued.Add(float64(res.Queued))
+	rt.metrics.eventsLimited.Add(float64(res.Limited))
+}
+
+// messages builds one message per (successful call, subscription that fires for it). Each call is redacted once
+// and its event shared by its subscriptions.
+func (rt *runtime) messages(req *proxy.Request, outcomes []proxy.Outcome, plan *firingPlan, now time.Time) []queue.Message {
+	var msgs []queue.Message
+	for i, subs := range plan.subs {
+		if len(subs) == 0 || i >= len(outcomes) {
+			continue
+		}
+		o := outcomes[i]
+		if !o.Found || (!o.OK && !rt.fireOnError) {
+			continue
+		}
+		ev := rt.redactor.Event(req.Calls[i], o)
+		id := plan.ids[i]
+		for _, sub := range subs {
+			msgID := queue.NewMessageID()
+			target := mergeFields(sub.WebhookURL, id)
+			body := rt.payload(proxy.Envelope{
+				ID: msgID, Time: now, WebhookUID: sub.UID, WebhookURL: target, ClientID: id.Client, UserID: id.User,
+			}, &ev)
+			msgs = append(msgs, queue.Message{
+				ID: msgID, SubscriptionUID: sub.UID, ClientID: id.Client, UserID: id.User,
+				URL: target, Body: body, Created: now,
+			})
+		}
+	}
+	return msgs
+}
+
+// mergeFields replaces the OTYS merge fields with the caller's identity, escaped so that it is safe in a path
+// and in a query alike.
+func mergeFields(raw string, id matcher.Identity) string {
+	if !strings.Contains(raw, "{%user.") {
+		return raw
+	}
+	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	return strings.NewReplacer("{%user.clientId%}", esc(id.Client), "{%user.internalId%}", esc(id.User)).Replace(raw)
+}

@@ -1,0 +1,393 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+
+	"github.com/sidehook/sidehook/matcher"
+	"github.com/sidehook/sidehook/proxy"
+	"github.com/sidehook/sidehook/queue"
+)
+
+// JSON-RPC error codes of the management API. -32001 and its message are OTYS's own.
+const (
+	codeAccessDenied   = -32001
+	codeNotFound       = -32004
+	codeReadOnly       = -32005
+	codeMethodNotFound = -32601
+	codeInvalidParams  = -32602
+	codeInternal       = -32603
+)
+
+const (
+	accessDeniedMessage = "Access denied; please login first"
+	rotationGrace       = 24 * time.Hour
+	maxLogsPerCall      = 1000
+	managementTimeout   = 30 * time.Second
+)
+
+// serveManaged answers the management calls of a request locally (SPEC.md section 4) and sends only the rest
+// upstream; the client gets every answer, in the order of its request.
+func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *proxy.Request) error {
+	rt := &h.rt
+	local := make([]bool, len(req.Calls))
+	answers := make([]proxy.Answer, len(req.Calls))
+	for i, c := range req.Calls {
+		if local[i] = rt.isManagement(c.Method); local[i] {
+			answers[i] = rt.manage(r, next, c)
+		}
+	}
+	plan := rt.planFirings(r, next, req, local)
+	upstream, split := req.Split(local)
+
+	if upstream == nil { // nothing for the upstream: answer here
+		resp, err := split.Merge(nil, answers)
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("sidehook: merging local answers: %w", err))
+		}
+		if len(resp) == 0 { // only notifications
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", fmt.Sprint(len(resp)))
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write(resp)
+		return err
+	}
+
+	r.Body = io.NopCloser(bytes.NewReader(upstream))
+	r.ContentLength = int64(len(upstream))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(upstream)), nil }
+	r.Header.Del("Content-Length")
+	r.TransferEncoding = nil
+
+	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
+	err := next.ServeHTTP(holder, r)
+	if holder.Overflowed() || holder.Status() == 0 {
+		_ = holder.Release()
+		return err
+	}
+	merged, mergeErr := rt.mergeAnswers(holder, split, answers)
+	if mergeErr != nil {
+		// The upstream said something we cannot merge into (an HTTP error, not JSON…): the client gets the
+		// upstream's answer as it is, which is what it would have got without sidehook.
+		rt.logger.Warn("management answers not merged; upstream response passed as is", zap.Error(mergeErr))
+		_ = holder.Release()
+		return err
+	}
+	if plan != nil {
+		rt.fireHeld(r, req, plan, holder, merged)
+	}
+	holder.ReplaceBody(merged)
+	if relErr := holder.Release(); relErr != nil {
+		rt.logger.Debug("releasing merged response", zap.Error(relErr))
+	}
+	return err
+}
+
+func (rt *runtime) mergeAnswers(holder *proxy.Holder, split *proxy.Plan, answers []proxy.Answer) ([]byte, error) {
+	if holder.Status()/100 != 2 {
+		return nil, fmt.Errorf("upstream status %d", holder.Status())
+	}
+	body, err := holder.DecodedBody()
+	if err != nil {
+		return nil, err
+	}
+	return split.Merge(body, answers)
+}
+
+// manage answers one management call.
+func (rt *runtime) manage(r *http.Request, next caddyhttp.Handler, c proxy.Call) proxy.Answer {
+	id, ok := rt.identity.identify(r, c.Params, next)
+	if !ok || id.Client == "" {
+		return errAnswer(codeAccessDenied, accessDeniedMessage)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), managementTimeout)
+	defer cancel()
+	params := gjson.ParseBytes(c.Params)
+	op := c.Method[strings.LastIndexByte(c.Method, '.')+1:]
+	switch op {
+	case "getList":
+		return rt.opGetList(id)
+	case "add":
+		return rt.opAdd(ctx, id, params.Get("1"))
+	case "update":
+		return rt.opUpdate(ctx, id, params.Get("1"), params.Get("2"))
+	case "delete":
+		return rt.opDelete(ctx, id, params.Get("1"))
+	case "getLogs":
+		return rt.opGetLogs(id, params.Get("1"))
+	case "rotateSecret":
+		return rt.opRotateSecret(ctx, id, params.Get("1"))
+	case "retry":
+		return rt.opRetry(id, params.Get("1"))
+	default:
+		return errAnswer(codeMethodNotFound, fmt.Sprintf("%s.%s does not exist; known: getList, add, update, delete, getLogs, rotateSecret, retry", rt.management, op))
+	}
+}
+
+// subscriptionView is a subscription as getList shows it: the OTYS fields and nothing else.
+type subscriptionView struct {
+	UID         string `json:"uid"`
+	ServiceCall string `json:"serviceCall"`
+	WebhookURL  string `json:"webhookUrl"`
+	ClientID    string `json:"klantid"`
+	UserID      string `json:"userid"`
+	KlantGlobal bool   `json:"klantGlobal"`
+	Secret      string `json:"secret"`
+	Disabled    bool   `json:"disabled"`
+	Created     string `json:"created"`
+}
+
+func viewOf(s *matcher.Subscription) subscriptionView {
+	v := subscriptionView{
+		UID: s.UID, ServiceCall: s.ServiceCall, WebhookURL: s.WebhookURL, ClientID: s.ClientID, UserID: s.UserID,
+		KlantGlobal: s.KlantGlobal, Secret: s.Secret, Disabled: s.Disabled,
+	}
+	if !s.Created.IsZero() {
+		v.Created = s.Created.UTC().Format(time.DateTime)
+	}
+	return v
+}
+
+func (rt *runtime) opGetList(id matcher.Identity) proxy.Answer {
+	subs := rt.store.List(id.Client)
+	views := make([]subscriptionView, 0, len(subs))
+	for _, s := range subs {
+		views = append(views, viewOf(s))
+	}
+	return resultAnswer(views)
+}
+
+// subscriptionFields is the object of add and update.
+type subscriptionFields struct {
+	serviceCall, webhookURL, secret string
+	klantGlobal                     bool
+	has                             map[string]bool
+}
+
+// parseFields checks the object of add/update; required lists the fields that must be there.
+func (rt *runtime) parseFields(ctx context.Context, obj gjson.Result, required ...string) (subscriptionFields, *proxy.Answer) {
+	f := subscriptionFields{klantGlobal: true, has: map[string]bool{}}
+	if !obj.IsObject() {
+		a := errAnswer(codeInvalidParams, "params[1] must be an object {serviceCall, webhookUrl, klantGlobal}")
+		return f, &a
+	}
+	var bad *proxy.Answer
+	obj.ForEach(func(k, v gjson.Result) bool {
+		fail := func(msg string) bool {
+			a := errAnswer(codeInvalidParams, msg)
+			bad = &a
+			return false
+		}
+		f.has[k.String()] = true
+		switch k.String() {
+		case "serviceCall":
+			if v.Type != gjson.String {
+				return fail("serviceCall must be a string such as CandidateService.update")
+			}
+			if err := matcher.ValidatePattern(v.Str); err != nil {
+				return fail("serviceCall: " + err.Error())
+			}
+			f.serviceCall = v.Str
+		case "webhookUrl":
+			if v.Type != gjson.String {
+				return fail("webhookUrl must be a string")
+			}
+			if err := validateWebhookURL(v.Str); err != nil {
+				return fail(err.Error())
+			}
+			if err := queue.CheckDestination(ctx, mergeFieldPlaceholder.Replace(v.Str), rt.delivery.AllowDestination, rt.delivery.LookupIP); err != nil {
+				return fail("webhookUrl: " + err.Error())
+			}
+			f.webhookURL = v.Str
+		case "klantGlobal":
+			switch {
+			case v.Type == gjson.True || v.Str == "true":
+				f.klantGlobal = true
+			case v.Type == gjson.False || v.Str == "false":
+				f.klantGlobal = false
+			default:
+				return fail(`klantGlobal must be true, false, "true" or "false"`)
+			}
+		case "secret":
+			if v.Type != gjson.String {
+				return fail("secret must be a string whsec_…")
+			}
+			if err := matcher.ValidateSecret(v.Str); err != nil {
+				return fail("secret: " + err.Error())
+			}
+			f.secret = v.Str
+		default:
+			return fail(fmt.Sprintf("unknown field %q (known: serviceCall, webhookUrl, klantGlobal, secret)", k.String()))
+		}
+		return true
+	})
+	if bad != nil {
+		return f, bad
+	}
+	for _, name := range required {
+		if !f.has[name] {
+			a := errAnswer(codeInvalidParams, "missing field "+name)
+			return f, &a
+		}
+	}
+	return f, nil
+}
+
+func (rt *runtime) opAdd(ctx context.Context, id matcher.Identity, obj gjson.Result) proxy.Answer {
+	f, bad := rt.parseFields(ctx, obj, "serviceCall", "webhookUrl")
+	if bad != nil {
+		return *bad
+	}
+	sub, err := rt.store.Add(ctx, matcher.Subscription{
+		ServiceCall: f.serviceCall, WebhookURL: f.webhookURL, ClientID: id.Client, UserID: id.User,
+		KlantGlobal: f.klantGlobal, Secret: f.secret,
+	})
+	if err != nil {
+		return rt.storeError("add", "", err)
+	}
+	return resultAnswer(sub.UID)
+}
+
+func (rt *runtime) opUpdate(ctx context.Context, id matcher.Identity, uid, obj gjson.Result) proxy.Answer {
+	if !uid.Exists() || uid.String() == "" {
+		return errAnswer(codeInvalidParams, "params[1] must be the webhook uid")
+	}
+	f, bad := rt.parseFields(ctx, obj)
+	if bad != nil {
+		return *bad
+	}
+	if f.has["secret"] {
+		return errAnswer(codeInvalidParams, "secret cannot be updated; use rotateSecret")
+	}
+	cur, ok := rt.ownSubscription(id, uid.String())
+	if !ok {
+		return errAnswer(codeNotFound, fmt.Sprintf("webhook %s not found", uid.String()))
+	}
+	if !f.has["serviceCall"] {
+		f.serviceCall = cur.ServiceCall
+	}
+	if !f.has["webhookUrl"] {
+		f.webhookURL = cur.WebhookURL
+	}
+	if !f.has["klantGlobal"] {
+		f.klantGlobal = cur.KlantGlobal
+	}
+	if err := rt.store.Update(ctx, id.Client, uid.String(), f.serviceCall, f.webhookURL, f.klantGlobal); err != nil {
+		return rt.storeError("update", uid.String(), err)
+	}
+	return resultAnswer([]any{})
+}
+
+func (rt *runtime) opDelete(ctx context.Context, id matcher.Identity, uid gjson.Result) proxy.Answer {
+	if !uid.Exists() || uid.String() == "" {
+		return errAnswer(codeInvalidParams, "params[1] must be the webhook uid")
+	}
+	if err := rt.store.Delete(ctx, id.Client, uid.String()); err != nil {
+		return rt.storeError("delete", uid.String(), err)
+	}
+	return resultAnswer(true)
+}
+
+func (rt *runtime) opRotateSecret(ctx context.Context, id matcher.Identity, uid gjson.Result) proxy.Answer {
+	if !uid.Exists() || uid.String() == "" {
+		return errAnswer(codeInvalidParams, "params[1] must be the webhook uid")
+	}
+	secret, err := rt.store.RotateSecret(ctx, id.Client, uid.String(), rotationGrace)
+	if err != nil {
+		return rt.storeError("rotateSecret", uid.String(), err)
+	}
+	return resultAnswer(secret)
+}
+
+func (rt *runtime) opGetLogs(id matcher.Identity, n gjson.Result) proxy.Answer {
+	limit := 10
+	if n.Exists() && n.Type != gjson.Null {
+		if n.Type != gjson.Number || n.Int() < 1 {
+			return errAnswer(codeInvalidParams, "params[1] (how many log items) must be a number >= 1")
+		}
+		limit = int(min(n.Int(), maxLogsPerCall))
+	}
+	entry, err := rt.app.queue(rt.queueDir)
+	if err != nil {
+		return errAnswer(codeInternal, "delivery log unavailable")
+	}
+	items, err := entry.q.Logs(queue.LogQuery{ClientID: id.Client, Limit: limit})
+	if err != nil {
+		rt.logger.Error("reading delivery logs", zap.Error(err))
+		return errAnswer(codeInternal, "delivery log unavailable")
+	}
+	if items == nil {
+		items = []queue.LogItem{}
+	}
+	return resultAnswer(items)
+}
+
+func (rt *runtime) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer {
+	if logID.Type != gjson.String || logID.Str == "" {
+		return errAnswer(codeInvalidParams, "params[1] must be a log item id")
+	}
+	entry, err := rt.app.queue(rt.queueDir)
+	if err != nil {
+		return errAnswer(codeInternal, "delivery queue unavailable")
+	}
+	item, found, err := entry.q.Log(logID.Str)
+	if err != nil {
+		return errAnswer(codeInternal, "delivery log unavailable")
+	}
+	if !found || item.ClientID != id.Client {
+		return errAnswer(codeNotFound, fmt.Sprintf("log item %s not found", logID.Str))
+	}
+	if err := entry.q.Retry(logID.Str); err != nil {
+		if errors.Is(err, queue.ErrNotFound) {
+			return errAnswer(codeNotFound, fmt.Sprintf("log item %s not found", logID.Str))
+		}
+		return errAnswer(codeInvalidParams, err.Error())
+	}
+	return resultAnswer(true)
+}
+
+// ownSubscription finds a subscription of the caller's client; another client's uid is "not found".
+func (rt *runtime) ownSubscription(id matcher.Identity, uid string) (*matcher.Subscription, bool) {
+	s, ok := rt.store.Index().Get(uid)
+	if !ok || s.ClientID != id.Client {
+		return nil, false
+	}
+	return s, true
+}
+
+func (rt *runtime) storeError(op, uid string, err error) proxy.Answer {
+	switch {
+	case errors.Is(err, matcher.ErrNotFound):
+		return errAnswer(codeNotFound, fmt.Sprintf("webhook %s not found", uid))
+	case errors.Is(err, matcher.ErrReadOnly):
+		return errAnswer(codeReadOnly, fmt.Sprintf("webhook %s is configured in the Caddyfile and is read-only", uid))
+	}
+	rt.logger.Error("management "+op+" failed", zap.String("uid", uid), zap.Error(err))
+	return errAnswer(codeInternal, op+" failed: subscription storage unavailable")
+}
+
+func resultAnswer(v any) proxy.Answer {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errAnswer(codeInternal, "encoding the answer failed")
+	}
+	return proxy.Answer{Result: b}
+}
+
+func errAnswer(code int, msg string) proxy.Answer {
+	return proxy.Answer{Code: code, Message: msg}
+}

@@ -1,0 +1,254 @@
+// Package caddymodule is sidehook's Caddy face: the `sidehook` HTTP handler, its Caddyfile and JSON config,
+// the app that keeps the delivery queue alive across reloads, the management (WebhooksService) answers, the
+// admin API and the metrics. The mechanics live below it, in proxy, matcher and queue.
+package caddymodule
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/sidehook/sidehook/matcher"
+	"github.com/sidehook/sidehook/proxy"
+	"github.com/sidehook/sidehook/queue"
+)
+
+// Version is sent as the deliveries' User-Agent (sidehook/<version>).
+const Version = "0.1.0"
+
+const (
+	defaultMaxBody           = 10 << 20
+	defaultManagementService = "WebhooksService"
+	defaultResolveTTL        = 10 * time.Minute
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sidehook",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// runtime is everything Provision derives from the config; the request path reads only this.
+type runtime struct {
+	logger      *zap.Logger
+	app         *App
+	queueDir    string
+	store       *matcher.Store
+	neverFire   *matcher.PatternSet
+	nesting     *proxy.Nesting
+	redactor    *proxy.Redactor
+	fanout      matcher.Fanout
+	payload     func(proxy.Envelope, *proxy.Event) []byte
+	maxBody     int64
+	fireOnError bool
+	delivery    queue.Config
+	identity    *identifier
+	management  string // "" when management is off
+	metrics     *metrics
+}
+
+// Provision compiles the config. It must stay cheap and must not take the queue's Badger lock: it also runs
+// for `caddy validate` and `caddy adapt`, possibly next to a running instance that holds the queue. The queue is
+// opened by the sidehook app when the config starts.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.applyPreset()
+	rt := &h.rt
+	rt.logger = ctx.Logger()
+
+	rt.fireOnError = h.FireOnError
+	rt.maxBody = h.MaxBody
+	if rt.maxBody <= 0 {
+		rt.maxBody = defaultMaxBody
+	}
+	rt.queueDir = h.QueueDir
+	if rt.queueDir == "" {
+		rt.queueDir = filepath.Join(caddy.AppDataDir(), "sidehook")
+	}
+	abs, err := filepath.Abs(rt.queueDir)
+	if err != nil {
+		return fmt.Errorf("queue_dir %q: %w", rt.queueDir, err)
+	}
+	rt.queueDir = abs
+
+	if rt.neverFire, err = matcher.NewPatternSet(h.NeverFire); err != nil {
+		return fmt.Errorf("never_fire: %w", err)
+	}
+	if rt.nesting, err = h.compileNesting(); err != nil {
+		return err
+	}
+	rt.redactor = h.compileRedactor()
+	switch h.Fanout {
+	case "", "all":
+		rt.fanout = matcher.FanoutAll
+	case "one":
+		rt.fanout = matcher.FanoutOne
+	default:
+		return fmt.Errorf("fanout must be all or one, got %q", h.Fanout)
+	}
+	switch h.Payload {
+	case "", "otys":
+		rt.payload = proxy.OTYSPayload
+	case "jsonrpc":
+		rt.payload = proxy.JSONRPCPayload
+	default:
+		return fmt.Errorf("payload must be otys or jsonrpc, got %q", h.Payload)
+	}
+	if h.Management != nil {
+		rt.management = h.Management.Service
+		if rt.management == "" {
+			rt.management = defaultManagementService
+		}
+	}
+	if rt.delivery, err = h.compileDelivery(); err != nil {
+		return err
+	}
+	if rt.identity, err = h.compileIdentity(); err != nil {
+		return err
+	}
+
+	static, err := h.compileStatic()
+	if err != nil {
+		return err
+	}
+	rt.store, err = matcher.NewStore(matcher.StoreConfig{
+		Storage: ctx.Storage(),
+		Static:  static,
+		Logger:  rt.logger.Named("subscriptions"),
+	})
+	if err != nil {
+		return fmt.Errorf("loading subscriptions: %w", err)
+	}
+	rt.store.Start()
+
+	if rt.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+
+	appModule, err := ctx.App("sidehook")
+	if err != nil {
+		return fmt.Errorf("loading the sidehook app: %w", err)
+	}
+	rt.app = appModule.(*App)
+	rt.delivery.OnAttempt = rt.metrics.observeAttempt
+	rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics)
+	return nil
+}
+
+// Cleanup stops what Provision started. The queue itself belongs to the app and the usage pool.
+func (h *Handler) Cleanup() error {
+	if h.rt.store != nil {
+		if h.rt.app != nil {
+			h.rt.app.unregister(h.rt.queueDir, h.rt.store)
+		}
+		h.rt.store.Stop()
+	}
+	return nil
+}
+
+func (h *Handler) compileNesting() (*proxy.Nesting, error) {
+	n := &proxy.Nesting{}
+	for method, shape := range h.Multicall {
+		if n.Multicall == nil {
+			n.Multicall = map[string]proxy.MulticallShape{}
+		}
+		switch shape {
+		case "otys":
+			n.Multicall[method] = proxy.MulticallOTYS
+		case "xmlrpc":
+			n.Multicall[method] = proxy.MulticallXMLRPC
+		default:
+			return nil, fmt.Errorf("multicall %s: shape must be otys or xmlrpc, got %q", method, shape)
+		}
+	}
+	for method, idx := range h.Wrapper {
+		if idx < 0 {
+			return nil, fmt.Errorf("wrapper %s: param index must be >= 0", method)
+		}
+		if n.Wrapper == nil {
+			n.Wrapper = map[string]int{}
+		}
+		n.Wrapper[method] = idx
+	}
+	return n, nil
+}
+
+func (h *Handler) compileRedactor() *proxy.Redactor {
+	rd := &proxy.Redactor{SessionParam: -1, Paths: h.RedactPaths, Keys: h.RedactKeys}
+	if h.SessionParam != nil {
+		rd.SessionParam = *h.SessionParam
+	}
+	if rd.Keys == nil {
+		rd.Keys = proxy.DefaultRedactKeys
+	}
+	return rd
+}
+
+// compileStatic turns `subscribe` lines into read-only subscriptions. Their uid is derived from their content
+// so that it is the same after a reload or a restart: queued jobs find their subscription (and its secret) again.
+func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
+	subs := make([]*matcher.Subscription, 0, len(h.Subscribe))
+	for _, s := range h.Subscribe {
+		if err := matcher.ValidatePattern(s.Pattern); err != nil {
+			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
+		}
+		if err := validateWebhookURL(s.URL); err != nil {
+			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
+		}
+		if err := matcher.ValidateSecret(s.Secret); err != nil {
+			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
+		}
+		sum := sha256.Sum256([]byte(s.Pattern + "\x00" + s.URL + "\x00" + s.Client + "\x00" + s.User))
+		subs = append(subs, &matcher.Subscription{
+			UID:         "static_" + hex.EncodeToString(sum[:12]),
+			ServiceCall: s.Pattern,
+			WebhookURL:  s.URL,
+			ClientID:    s.Client,
+			UserID:      s.User,
+			KlantGlobal: s.User == "",
+			Secret:      s.Secret,
+			Static:      true,
+		})
+	}
+	return subs, nil
+}
+
+// mergeFieldPlaceholder stands in for the OTYS merge fields while a URL is checked: url.Parse would reject
+// their '%' as a bad escape.
+var mergeFieldPlaceholder = strings.NewReplacer("{%user.clientId%}", "0", "{%user.internalId%}", "0")
+
+// validateWebhookURL checks the shape of a webhook URL: absolute http(s) with a host. Where the host may point
+// (private ranges…) is checked separately, with DNS, by the destination guard.
+func validateWebhookURL(raw string) error {
+	u, err := url.Parse(mergeFieldPlaceholder.Replace(raw))
+	if err != nil {
+		return fmt.Errorf("webhookUrl %q is not a valid URL: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("webhookUrl %q must be an absolute http or https URL", raw)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("webhookUrl %q has no host", raw)
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
