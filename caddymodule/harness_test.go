@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +24,15 @@ import (
 	"github.com/sidehook/sidehook/matcher"
 )
 
-// adminPort is caddytest's admin endpoint for the in-process Caddy of this package's tests.
-const adminPort = 2999
+// adminPort is caddytest's admin endpoint for the in-process Caddy of this package's tests; the environment
+// variable SIDEHOOK_TEST_ADMIN_PORT moves it, so that two runs of these tests on one machine do not load
+// their configs into each other's Caddy.
+var adminPort = func() int {
+	if p, err := strconv.Atoi(os.Getenv("SIDEHOOK_TEST_ADMIN_PORT")); err == nil && p > 0 {
+		return p
+	}
+	return caddytest.Default.AdminPort
+}()
 
 // harness is one test's world, all on 127.0.0.1: a fake OWS upstream, a webhook receiver, and an in-process
 // Caddy (caddytest) with two sites in front of the upstream: one with sidehook, one plain, so a test can
@@ -100,7 +108,7 @@ http://127.0.0.1:%d {
 }
 `, adminPort, freePort(h.t), freePort(h.t), filepath.Join(h.dir, "storage"), h.port, h.queueDir(), lines,
 		fmt.Sprintf(h.proxy, h.upstream), h.plainPort, fmt.Sprintf(h.proxy, h.upstream))
-	tester := caddytest.NewTester(h.t)
+	tester := caddytest.NewTester(h.t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
 	tester.InitServer(cfg, "caddyfile")
 	if h.t.Failed() || h.t.Skipped() {
 		h.t.Fatalf("config did not load:\n%s", cfg)
