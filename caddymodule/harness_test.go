@@ -95,6 +95,10 @@ func (h *harness) load(sidehookLines string) {
 	https_port %d
 	grace_period 1ns
 	storage file_system %s
+	log {
+		output file %s
+		level DEBUG
+	}
 }
 http://127.0.0.1:%d {
 	sidehook {
@@ -106,7 +110,7 @@ http://127.0.0.1:%d {
 http://127.0.0.1:%d {
 	%s
 }
-`, adminPort, freePort(h.t), freePort(h.t), filepath.Join(h.dir, "storage"), h.port, h.queueDir(), lines,
+`, adminPort, freePort(h.t), freePort(h.t), filepath.Join(h.dir, "storage"), h.logFile(), h.port, h.queueDir(), lines,
 		fmt.Sprintf(h.proxy, h.upstream), h.plainPort, fmt.Sprintf(h.proxy, h.upstream))
 	tester := caddytest.NewTester(h.t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
 	tester.InitServer(cfg, "caddyfile")
@@ -129,6 +133,9 @@ func unload(t *testing.T) {
 }
 
 func (h *harness) queueDir() string { return filepath.Join(h.dir, "queue") }
+
+// logFile is where Caddy's logs (sidehook's included) go, at DEBUG, so tests can grep them for secrets.
+func (h *harness) logFile() string { return filepath.Join(h.dir, "caddy.log") }
 
 // post sends a body to the sidehook site and returns the status and body.
 func (h *harness) post(body string) (int, string) {
