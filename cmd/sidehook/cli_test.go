@@ -70,3 +70,21 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 	}
 }
 
+// Caddyfile.example is a working config: it validates (with its storage paths moved into the test's directory).
+func TestCaddyfileExampleValidates(t *testing.T) {
+	home := t.TempDir()
+	example, err := os.ReadFile("../../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(string(example), "/var/lib/sidehook", home)
+	path := filepath.Join(home, "Caddyfile")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := "SIDEHOOK_CANDIDATE_SECRET=whsec_c2lkZWhvb2stdGVzdC1zZWNyZXQtMzItYnl0ZXMhIQ=="
+	p := runSidehookEnv(t, home, []string{secret}, "validate", "--config", path, "--adapter", "caddyfile")
+	if code := p.exitCode(60 * time.Second); code != 0 || !strings.Contains(p.output.String(), "Valid configuration") {
+		t.Fatalf("Caddyfile.example does not validate (exit %d):\n%s", code, p.output.String())
+	}
+}

@@ -65,8 +65,15 @@ func (b *syncBuffer) String() string {
 // directories is touched.
 func runSidehook(t *testing.T, home string, args ...string) *process {
 	t.Helper()
+	return runSidehookEnv(t, home, nil, args...)
+}
+
+// runSidehookEnv is runSidehook with extra environment variables ("NAME=value").
+func runSidehookEnv(t *testing.T, home string, env []string, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(sidehookBin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))
+	cmd.Env = append(cmd.Env, env...)
 	p := &process{t: t, cmd: cmd, output: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.output, p.output
 	if err := cmd.Start(); err != nil {
