@@ -19,18 +19,19 @@ func (rd *Redactor) Event(c Call, o Outcome) Event {
 	if len(c.Params) > 0 {
 		args = string(c.Params)
 	}
+	session := rd.session(args)
 	ev := Event{
 		Method:      c.Method,
 		ServiceCall: ServiceCall(c.Method),
-		Args:        []byte(rd.redactArgs(args)),
+		Args:        []byte(rd.redactArgs(args, session)),
 		ID:          c.ID,
 	}
 	switch {
 	case !o.Found:
 	case o.OK:
-		ev.Result = []byte(rd.redactOutcome(outcomeRaw(o.Result), "result"))
+		ev.Result = []byte(rd.redactOutcome(outcomeRaw(o.Result), "result", session))
 	default:
-		ev.Error = []byte(rd.redactOutcome(outcomeRaw(o.Error), "error"))
+		ev.Error = []byte(rd.redactOutcome(outcomeRaw(o.Error), "error", session))
 	}
 	return ev
 }

@@ -26,6 +26,11 @@ func FuzzParse(f *testing.F) {
 			f.Add([]byte(tc.body), mask, []byte(responses[i%len(responses)]))
 		}
 	}
+	// A session echoed back as a value, inside a longer string and as a key, through a wrapped multicall.
+	f.Add([]byte(`{"jsonrpc":"2.0","method":"`+otysWrapper+`","params":["en",{"jsonrpc":"2.0","method":"`+otysMulti+
+		`","params":[[{"method":"A.b","args":["sess_0123456789",{"password":"pw"}]},{"method":"C.d","args":["sess_0123456789"]}]]}],"id":1}`),
+		uint64(0), []byte(`{"jsonrpc":"2.0","id":1,"result":[{"status":"success","data":["sess_0123456789","Bearer sess_0123456789"]},`+
+			`{"status":"success","data":{"sess_0123456789":{"token":"t"}}}]}`))
 	n := testNesting()
 	f.Fuzz(func(t *testing.T, body []byte, mask uint64, resp []byte) {
 		isRPC := VisitMethods(body, n, func(string) bool { return true })
@@ -44,7 +49,23 @@ func FuzzParse(f *testing.F) {
 		if visited < len(req.Calls) {
 			t.Fatalf("VisitMethods saw %d methods, Parse %d leaf calls", visited, len(req.Calls))
 		}
-		_ = req.Outcomes(resp)
+		// Every event built from whatever the upstream said is valid JSON in both payloads, and the session
+		// (params[0]) is gone from it whatever else the call and its outcome carry.
+		rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys, Paths: []string{"request.args.1.#.pin", "result.data.token"}}
+		env := Envelope{ID: "msg_1", WebhookUID: "w", WebhookURL: "https://h/"}
+		for i, o := range req.Outcomes(resp) {
+			c := req.Calls[i]
+			ev := rd.Event(c, o)
+			for _, body := range [][]byte{OTYSPayload(env, &ev), JSONRPCPayload(env, &ev)} {
+				if !gjson.ValidBytes(body) {
+					t.Fatalf("call %d: payload is not JSON: %s", i, body)
+				}
+			}
+			if sess := gjson.GetBytes(c.Params, "0"); sess.Type == gjson.String && len(sess.Str) >= minContainedSession &&
+				strings.Contains(string(ev.Args)+string(ev.Result)+string(ev.Error), sess.Raw) {
+				t.Fatalf("call %d: session %s survives in %s %s %s", i, sess.Raw, ev.Args, ev.Result, ev.Error)
+			}
+		}
 
 		local := make([]bool, len(req.Calls))
 		var kept []Call

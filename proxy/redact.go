@@ -22,8 +22,25 @@ var DefaultRedactKeys = []string{"password", "passwd", "secret", "token", "apike
 // null as a whole: what cannot be inspected cannot be shown to be free of secrets.
 const maxRedactDepth = 64
 
+// minContainedSession is the shortest session blanked where it appears inside a longer string ("Bearer
+// <session>", a URL carrying it). Shorter values are blanked only where a string equals them, so that a
+// two-letter "session" does not wipe every string that happens to contain those letters.
+const minContainedSession = 8
+
+// session returns the decoded string at params[SessionParam], "" when there is none or it is not a string.
+func (rd *Redactor) session(args string) string {
+	if rd.SessionParam < 0 {
+		return ""
+	}
+	el, ok := arrayElement(gjson.Parse(args), rd.SessionParam)
+	if !ok || el.Type != gjson.String {
+		return ""
+	}
+	return el.Str
+}
+
 // redactArgs applies session, path and key redaction to a leaf call's params.
-func (rd *Redactor) redactArgs(args string) string {
+func (rd *Redactor) redactArgs(args, session string) string {
 	if rd.SessionParam >= 0 {
 		if el, ok := arrayElement(gjson.Parse(args), rd.SessionParam); ok && el.Raw != "null" {
 			if out, ok := splice(args, el.Raw, "null"); ok {
@@ -31,14 +48,64 @@ func (rd *Redactor) redactArgs(args string) string {
 			}
 		}
 	}
+	args = redactSession(args, session, 0)
 	args = rd.redactPaths(args, "request", "args")
 	return redactKeys(args, rd.Keys, 0)
 }
 
-// redactOutcome applies path and key redaction to a result ("result") or error ("error") value.
-func (rd *Redactor) redactOutcome(raw, root string) string {
+// redactOutcome applies session, path and key redaction to a result ("result") or error ("error") value.
+// The session is looked for here too: an upstream may echo it back (a login-like answer, an echo, a
+// "who am I" record), and SPEC.md section 6 promises its bytes are never stored.
+func (rd *Redactor) redactOutcome(raw, root, session string) string {
+	raw = redactSession(raw, session, 0)
 	raw = rd.redactPaths(raw, root)
 	return redactKeys(raw, rd.Keys, 0)
+}
+
+// redactSession replaces by null every string value (at any depth) that is the session or, for a session
+// of at least minContainedSession bytes, contains it; an object with such a key is replaced as a whole. raw
+// is returned unchanged when the session does not occur.
+func redactSession(raw, session string, depth int) string {
+	// Without a backslash every string in raw is written literally, so a session that is not a substring of
+	// raw occurs nowhere: the common case costs one scan and no parse.
+	if session == "" || (!strings.Contains(raw, session) && !strings.Contains(raw, `\`)) {
+		return raw
+	}
+	if depth > maxRedactDepth {
+		return "null"
+	}
+	v := gjson.Parse(raw)
+	if v.Type == gjson.String {
+		if holdsSession(v.Str, session) {
+			return "null"
+		}
+		return raw
+	}
+	if !v.IsObject() && !v.IsArray() {
+		return raw
+	}
+	keyed := false
+	var subs, repls []string
+	v.ForEach(func(k, val gjson.Result) bool {
+		if v.IsObject() && holdsSession(k.Str, session) {
+			keyed = true // a key cannot be nulled: the object goes as a whole
+			return false
+		}
+		if repl := redactSession(val.Raw, session, depth+1); repl != val.Raw {
+			subs = append(subs, val.Raw)
+			repls = append(repls, repl)
+		}
+		return true
+	})
+	if keyed {
+		return "null"
+	}
+	return spliceAll(raw, subs, repls)
+}
+
+// holdsSession reports whether a decoded string is the session or, for a long enough session, contains it.
+func holdsSession(s, session string) bool {
+	return s == session || (len(session) >= minContainedSession && strings.Contains(s, session))
 }
 
 // redactPaths applies every configured path that starts with prefix (the location of raw within the
