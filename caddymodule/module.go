@@ -186,13 +186,13 @@ func (h *Handler) compileNesting() (*proxy.Nesting, error) {
 	return n, nil
 }
 
+// compileRedactor builds the redaction rules. redact_key adds to the default keys rather than replacing them:
+// listing one more key must never make passwords start to be stored.
 func (h *Handler) compileRedactor() *proxy.Redactor {
-	rd := &proxy.Redactor{SessionParam: -1, Paths: h.RedactPaths, Keys: h.RedactKeys}
+	rd := &proxy.Redactor{SessionParam: -1, Paths: h.RedactPaths}
+	rd.Keys = append(append([]string(nil), proxy.DefaultRedactKeys...), h.RedactKeys...)
 	if h.SessionParam != nil {
 		rd.SessionParam = *h.SessionParam
-	}
-	if rd.Keys == nil {
-		rd.Keys = proxy.DefaultRedactKeys
 	}
 	return rd
 }

@@ -8,7 +8,9 @@ var otysNeverFire = []string{"login", "loginByUid", "loginAs", "logout", "check"
 
 // applyPreset fills every field the user left unset with the preset's value. It runs in Provision, after
 // the whole config is read, which is what makes "each overridable by a later line" hold whatever the order of
-// the lines: a field the user set is never touched. Maps merge, the user's entries winning.
+// the lines: a field the user set is never touched. Maps merge, the user's entries winning. never_fire is the
+// one list that adds up instead: a user adding `never_fire Auth.login` cannot have meant to fire `login` again
+// (its result is a fresh session, which would then be stored and sent).
 func (h *Handler) applyPreset() {
 	if h.Preset != presetOTYS {
 		return
@@ -23,9 +25,7 @@ func (h *Handler) applyPreset() {
 	if h.Management == nil {
 		h.Management = &ManagementConfig{Service: defaultManagementService}
 	}
-	if h.NeverFire == nil {
-		h.NeverFire = append([]string(nil), otysNeverFire...)
-	}
+	h.NeverFire = append(append([]string(nil), otysNeverFire...), h.NeverFire...)
 	if _, ok := h.Multicall["Otys.Services.MultiService.execute"]; !ok {
 		if h.Multicall == nil {
 			h.Multicall = map[string]string{}
