@@ -7,7 +7,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/sidehook/sidehook/caddymodule"
+	_ "github.com/sidehook/sidehook"
 )
 
 func main() {
