@@ -139,12 +139,7 @@ func (idf *identifier) resolved(r *http.Request, sess string, next caddyhttp.Han
 		idf.evictLocked(now)
 		idf.sessions[sess] = e
 		idf.mu.Unlock()
-		e.id, e.ok = idf.askUpstream(r, sess, next)
-		e.expires = time.Now().Add(idf.ttl)
-		if !e.ok {
-			e.expires = time.Now().Add(negativeTTL)
-		}
-		close(e.ready)
+		idf.fill(e, r, sess, next)
 		return e.id, e.ok
 	}
 	idf.mu.Unlock()
@@ -153,6 +148,19 @@ func (idf *identifier) resolved(r *http.Request, sess string, next caddyhttp.Han
 		return e.id, e.ok
 	case <-r.Context().Done():
 		return matcher.Identity{}, false
+	}
+}
+
+// fill asks the upstream for e's session and publishes the answer. ready is closed whatever happens, a panic
+// further down the route included: otherwise every later call with this session would wait on it forever.
+// Until the answer is in, the entry says "not authenticated", so a panic is remembered as that, briefly.
+func (idf *identifier) fill(e *sessionEntry, r *http.Request, sess string, next caddyhttp.Handler) {
+	e.expires = time.Now().Add(negativeTTL)
+	defer close(e.ready)
+	id, ok := idf.askUpstream(r, sess, next)
+	e.id, e.ok = id, ok
+	if ok {
+		e.expires = time.Now().Add(idf.ttl)
 	}
 }
 
@@ -204,10 +212,15 @@ func (idf *identifier) askUpstream(r *http.Request, sess string, next caddyhttp.
 		return matcher.Identity{}, false
 	}
 	id := matcher.Identity{Client: result.Get(idf.resolve.Client).String()}
+	if id.Client == "" {
+		// Not authenticated: no half identity either, or a user the upstream did not vouch for would reach the
+		// merge fields and the user-specific subscriptions of firing calls.
+		return matcher.Identity{}, false
+	}
 	if idf.resolve.User != "" {
 		id.User = result.Get(idf.resolve.User).String()
 	}
-	return id, id.Client != ""
+	return id, true
 }
 
 // memoryWriter is a minimal ResponseWriter for sidehook's own upstream calls.

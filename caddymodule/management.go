@@ -178,11 +178,12 @@ type subscriptionFields struct {
 	has                             map[string]bool
 }
 
-// parseFields checks the object of add/update; required lists the fields that must be there.
-func (rt *runtime) parseFields(ctx context.Context, obj gjson.Result, required ...string) (subscriptionFields, *proxy.Answer) {
+// parseFields checks the object of add/update, found at params[param] (named in the error, since add and update
+// carry it at different places); required lists the fields that must be there.
+func (rt *runtime) parseFields(ctx context.Context, obj gjson.Result, param int, required ...string) (subscriptionFields, *proxy.Answer) {
 	f := subscriptionFields{klantGlobal: true, has: map[string]bool{}}
 	if !obj.IsObject() {
-		a := errAnswer(codeInvalidParams, "params[1] must be an object {serviceCall, webhookUrl, klantGlobal}")
+		a := errAnswer(codeInvalidParams, fmt.Sprintf("params[%d] must be an object {serviceCall, webhookUrl, klantGlobal}", param))
 		return f, &a
 	}
 	var bad *proxy.Answer
@@ -248,7 +249,7 @@ func (rt *runtime) parseFields(ctx context.Context, obj gjson.Result, required .
 }
 
 func (rt *runtime) opAdd(ctx context.Context, id matcher.Identity, obj gjson.Result) proxy.Answer {
-	f, bad := rt.parseFields(ctx, obj, "serviceCall", "webhookUrl")
+	f, bad := rt.parseFields(ctx, obj, 1, "serviceCall", "webhookUrl")
 	if bad != nil {
 		return *bad
 	}
@@ -266,27 +267,26 @@ func (rt *runtime) opUpdate(ctx context.Context, id matcher.Identity, uid, obj g
 	if !uid.Exists() || uid.String() == "" {
 		return errAnswer(codeInvalidParams, "params[1] must be the webhook uid")
 	}
-	f, bad := rt.parseFields(ctx, obj)
+	f, bad := rt.parseFields(ctx, obj, 2)
 	if bad != nil {
 		return *bad
 	}
 	if f.has["secret"] {
 		return errAnswer(codeInvalidParams, "secret cannot be updated; use rotateSecret")
 	}
-	cur, ok := rt.ownSubscription(id, uid.String())
-	if !ok {
-		return errAnswer(codeNotFound, fmt.Sprintf("webhook %s not found", uid.String()))
+	var c matcher.Changes
+	if f.has["serviceCall"] {
+		c.ServiceCall = &f.serviceCall
 	}
-	if !f.has["serviceCall"] {
-		f.serviceCall = cur.ServiceCall
+	if f.has["webhookUrl"] {
+		c.WebhookURL = &f.webhookURL
 	}
-	if !f.has["webhookUrl"] {
-		f.webhookURL = cur.WebhookURL
+	if f.has["klantGlobal"] {
+		c.KlantGlobal = &f.klantGlobal
 	}
-	if !f.has["klantGlobal"] {
-		f.klantGlobal = cur.KlantGlobal
-	}
-	if err := rt.store.Update(ctx, id.Client, uid.String(), f.serviceCall, f.webhookURL, f.klantGlobal); err != nil {
+	// The store applies only the given fields to what storage holds: another instance may have changed the
+	// others since this one last polled.
+	if err := rt.store.Change(ctx, id.Client, uid.String(), c); err != nil {
 		return rt.storeError("update", uid.String(), err)
 	}
 	return resultAnswer([]any{})
@@ -358,15 +358,6 @@ func (rt *runtime) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer
 		return errAnswer(codeInvalidParams, err.Error())
 	}
 	return resultAnswer(true)
-}
-
-// ownSubscription finds a subscription of the caller's client; another client's uid is "not found".
-func (rt *runtime) ownSubscription(id matcher.Identity, uid string) (*matcher.Subscription, bool) {
-	s, ok := rt.store.Index().Get(uid)
-	if !ok || s.ClientID != id.Client {
-		return nil, false
-	}
-	return s, true
 }
 
 func (rt *runtime) storeError(op, uid string, err error) proxy.Answer {

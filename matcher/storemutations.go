@@ -3,7 +3,9 @@ package matcher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 )
 
@@ -62,6 +64,33 @@ func (s *Store) Update(ctx context.Context, client, uid string, serviceCall, web
 	})
 }
 
+// Changes are the fields of an update that were given; nil ones keep their stored value.
+type Changes struct {
+	ServiceCall, WebhookURL *string
+	KlantGlobal             *bool
+}
+
+// Change applies the given fields to one of client's subscriptions as storage holds it, so that fields left
+// out keep the values another instance may have written since this one last polled.
+func (s *Store) Change(ctx context.Context, client, uid string, c Changes) error {
+	if c.ServiceCall != nil {
+		if err := ValidatePattern(*c.ServiceCall); err != nil {
+			return fmt.Errorf("update subscription %s: %w", uid, err)
+		}
+	}
+	return s.replace(ctx, client, uid, "update", func(sub *Subscription) {
+		if c.ServiceCall != nil {
+			sub.ServiceCall = *c.ServiceCall
+		}
+		if c.WebhookURL != nil {
+			sub.WebhookURL = *c.WebhookURL
+		}
+		if c.KlantGlobal != nil {
+			sub.KlantGlobal = *c.KlantGlobal
+		}
+	})
+}
+
 // RotateSecret gives one of client's subscriptions a new secret and returns it. The old secret
 // keeps signing beside the new one for grace (none when grace <= 0), so the receiver can switch
 // without rejecting deliveries.
@@ -84,14 +113,19 @@ func (s *Store) RotateSecret(ctx context.Context, client, uid string, grace time
 	return secret, nil
 }
 
-// Delete removes one of client's subscriptions.
+// Delete removes one of client's subscriptions. Ownership is checked against what storage holds, under the
+// storage lock, so a subscription added through another instance can be deleted before this one has polled.
 func (s *Store) Delete(ctx context.Context, client, uid string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.ownedLocked(client, uid); err != nil {
+	if s.static[uid] != nil {
+		_, err := s.ownedLocked(client, uid)
 		return fmt.Errorf("delete subscription %s: %w", uid, err)
 	}
 	err := s.writeLocked(ctx, func(ctx context.Context) error {
+		if _, err := s.loadStored(ctx, uid, ownedBy(client)); err != nil {
+			return err
+		}
 		if err := s.storage.Delete(ctx, s.keys.subscription(uid)); err != nil {
 			return fmt.Errorf("delete object: %w", err)
 		}
@@ -129,40 +163,78 @@ func (s *Store) Disable(ctx context.Context, uid string) error {
 		}
 		return nil
 	}
-	current := s.dynamic[uid]
-	if current == nil {
-		return fmt.Errorf("disable subscription %s: %w", uid, ErrNotFound)
-	}
-	if current.Disabled {
+	if current := s.dynamic[uid]; current != nil && current.Disabled {
 		return nil
 	}
-	next := current.clone()
-	next.Disabled = true
-	return s.commitReplacementLocked(ctx, next, "disable")
+	return s.rewriteLocked(ctx, uid, anyClient, "disable", func(sub *Subscription) { sub.Disabled = true })
 }
 
-// replace applies change to a copy of one of client's dynamic subscriptions and stores it.
+// replace applies change to one of client's dynamic subscriptions; the static ones are read-only.
 func (s *Store) replace(ctx context.Context, client, uid, action string, change func(*Subscription)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	current, err := s.ownedLocked(client, uid)
+	if s.static[uid] != nil {
+		_, err := s.ownedLocked(client, uid)
+		return fmt.Errorf("%s subscription %s: %w", action, uid, err)
+	}
+	return s.rewriteLocked(ctx, uid, ownedBy(client), action, change)
+}
+
+// rewriteLocked applies change to the subscription as storage holds it, read and written under the storage
+// lock, and publishes the result, if owner accepts it. Changing this instance's copy instead
+// would undo whatever another instance changed since this one last polled (a lost update), and would answer
+// "not found" for a subscription added elsewhere a moment ago. s.mu must be held.
+func (s *Store) rewriteLocked(ctx context.Context, uid string, owner func(*Subscription) bool, action string, change func(*Subscription)) error {
+	var next *Subscription
+	err := s.writeLocked(ctx, func(ctx context.Context) error {
+		current, err := s.loadStored(ctx, uid, owner)
+		if err != nil {
+			return err
+		}
+		next = current
+		change(next)
+		return s.storeSubscription(ctx, next)
+	})
 	if err != nil {
 		return fmt.Errorf("%s subscription %s: %w", action, uid, err)
 	}
-	next := current.clone()
-	change(next)
-	return s.commitReplacementLocked(ctx, next, action)
-}
-
-// commitReplacementLocked stores sub in place of the subscription with its UID and publishes it.
-func (s *Store) commitReplacementLocked(ctx context.Context, sub *Subscription, action string) error {
-	if err := s.writeLocked(ctx, func(ctx context.Context) error { return s.storeSubscription(ctx, sub) }); err != nil {
-		return fmt.Errorf("%s subscription %s: %w", action, sub.UID, err)
-	}
-	s.dynamic[sub.UID] = sub
+	s.dynamic[uid] = next
 	s.publishLocked()
 	return nil
 }
+
+// loadStored reads one dynamic subscription from storage, a private copy. A missing one, or one owner does not
+// accept, is ErrNotFound; every error it returns leaves storage unchanged.
+func (s *Store) loadStored(ctx context.Context, uid string, owner func(*Subscription) bool) (*Subscription, error) {
+	data, err := s.storage.Load(ctx, s.keys.subscription(uid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, unchanged{ErrNotFound}
+	}
+	if err != nil {
+		return nil, unchanged{fmt.Errorf("load object: %w", err)}
+	}
+	sub := new(Subscription)
+	if err := json.Unmarshal(data, sub); err != nil {
+		return nil, unchanged{fmt.Errorf("decode object: %w", err)}
+	}
+	sub.UID, sub.Static = uid, false
+	if !owner(sub) {
+		return nil, unchanged{ErrNotFound}
+	}
+	return sub, nil
+}
+
+// ownedBy accepts the subscriptions of client; anyClient accepts all (the delivery side's Disable).
+func ownedBy(client string) func(*Subscription) bool {
+	return func(sub *Subscription) bool { return sub.ClientID == client }
+}
+
+func anyClient(*Subscription) bool { return true }
+
+// unchanged marks an error found before anything was written, so writeLocked knows storage is as it was.
+type unchanged struct{ error }
+
+func (u unchanged) Unwrap() error { return u.error }
 
 // ownedLocked returns client's dynamic subscription uid: ErrReadOnly for client's own static one,
 // ErrNotFound when there is none or it is another client's.

@@ -155,7 +155,8 @@ func (s *Store) listUIDs(ctx context.Context, dir string) ([]string, error) {
 // writeLocked runs write and then rewrites the version marker, both under the storage lock so
 // that two instances' changes never interleave; s.mu must be held. When the marker it found was
 // not the one this instance last saw, another instance changed something this one has not
-// loaded yet: the recorded version is then left stale so that the next poll reloads it all.
+// loaded yet: the recorded version is then left stale so that the next poll reloads it all. A write that
+// fails with an unchanged error wrote nothing, and leaves the recorded version as it was.
 func (s *Store) writeLocked(ctx context.Context, write func(context.Context) error) error {
 	if err := s.storage.Lock(ctx, s.keys.lock()); err != nil {
 		return fmt.Errorf("lock subscriptions: %w", err)
@@ -170,7 +171,9 @@ func (s *Store) writeLocked(ctx context.Context, write func(context.Context) err
 		return err
 	}
 	if err := write(ctx); err != nil {
-		s.version = forceReload // the write may have half-happened
+		if !errors.As(err, new(unchanged)) {
+			s.version = forceReload // the write may have half-happened
+		}
 		return err
 	}
 	next, err := NewUID()
