@@ -194,7 +194,12 @@ func adminGet(t *testing.T, path string, v any) {
 }
 
 type stats struct {
-	Depth, InFlight, Dead, Delivered, Failed, Limited uint64
+	Depth     uint64 `json:"depth"`
+	InFlight  uint64 `json:"in_flight"`
+	Dead      uint64 `json:"dead"`
+	Delivered uint64 `json:"delivered"`
+	Failed    uint64 `json:"failed"`
+	Limited   uint64 `json:"limited"`
 }
 
 func (h *harness) stats() stats {

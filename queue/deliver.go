@@ -210,6 +210,7 @@ func (q *Queue) record(cfg *Config, ep Endpoints, j job, res attemptResult) {
 		rec.Status = outcome
 		rec.NextAttempt = 0
 		rec.Processed = endNs
+		q.compact.noteExpiry(time.Now().Add(cfg.KeepLogs).UnixNano())
 		return setRecordIn(txn, rec, cfg.KeepLogs)
 	})
 	if err != nil {
@@ -254,6 +255,8 @@ func (q *Queue) countOutcome(outcome string, res attemptResult) {
 		q.stats.delivered.Add(1)
 	case StatusDead:
 		q.stats.dead.Add(1)
+	case StatusGone:
+		q.stats.gone.Add(1)
 	}
 	if isFinal(outcome) {
 		q.stats.depth.Add(-1)

@@ -93,6 +93,17 @@ func (s *scheduler) note(dest string, due int64) {
 	}
 	st.nextDue = min(st.nextDue, due)
 	st.version++
+	if st.cursor != nil {
+		// A job can be committed with a due time before the cursor: Enqueue
+		// takes its time before its commit, so a concurrent Enqueue that
+		// started later can commit, be claimed and move the cursor first (an
+		// operator's Retry or a clock step do the same). Scanning from the
+		// cursor would skip that job, and once the destination looked empty
+		// nothing would ever scan it again.
+		if _, cursorDue, _, err := parseJobKey(st.cursor); err != nil || cursorDue >= due {
+			st.cursor = nil
+		}
+	}
 	s.mu.Unlock()
 	s.wake()
 }
@@ -239,7 +250,7 @@ func (s *scheduler) scanDestination(cfg *Config, it *badger.Iterator, c candidat
 		case claimFull, claimDestFull:
 			return r
 		case claimOK:
-			s.advance(c.dest, it.Item().KeyCopy(nil))
+			s.advance(c, it.Item().KeyCopy(nil))
 			go s.attempt(j)
 		}
 	}
@@ -262,15 +273,24 @@ func (s *scheduler) settle(c candidate, next int64, hasNext bool) {
 		st.nextDue = next
 		return
 	}
+	if c.cursor != nil {
+		// Nothing after the cursor; before it there may still be a job a
+		// cursor skipped. The destination stays due and the next pass looks
+		// from its start before forgetting it.
+		st.cursor = nil
+		return
+	}
 	// Jobs in flight note their destination again if they are rescheduled.
 	delete(s.dests, c.dest)
 }
 
-// advance moves dest's cursor to key, the job just claimed.
-func (s *scheduler) advance(dest string, key []byte) {
+// advance moves c.dest's cursor to key, the job just claimed, unless a note
+// arrived since the pass took c: that note may have rewound the cursor for a
+// job this pass's snapshot cannot see, and moving past it would skip the job.
+func (s *scheduler) advance(c candidate, key []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.dests[dest]; st != nil {
+	if st := s.dests[c.dest]; st != nil && st.version == c.version {
 		st.cursor = key
 	}
 }

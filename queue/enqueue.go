@@ -89,6 +89,7 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []Message) (EnqueueResult, err
 			rec.Processed = nowNs
 			rec.Error = fmt.Sprintf("daily limit of %d reached", cfg.DailyLimit)
 			err = w.setRecord(&rec, cfg.KeepLogs)
+			q.compact.noteExpiry(now.Add(cfg.KeepLogs).UnixNano())
 			res.Limited++
 		} else {
 			rec.Status = StatusPending

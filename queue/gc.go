@@ -2,13 +2,22 @@ package queue
 
 import (
 	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
 
+// GCIntervalEnv overrides how often the value-log GC runs (a Go duration,
+// e.g. "2s"). It is an operator's and a test's knob, not a Caddyfile promise:
+// the end-to-end tests that check the queue directory shrinks after a backlog
+// drains cannot wait five minutes.
+const GCIntervalEnv = "SIDEHOOK_QUEUE_GC_INTERVAL"
+
 const (
-	gcInterval = 5 * time.Minute
+	defaultGCInterval = 5 * time.Minute
 	// gcRoundsPerRun bounds one run; each round rewrites at most one value log file.
 	gcRoundsPerRun = 64
 	// gcDiscardRatio: rewrite a value log file once half of it is garbage.
@@ -19,7 +28,7 @@ const (
 // backlog down as events are delivered and their logs expire.
 func (q *Queue) gcLoop() {
 	defer q.bgDone.Done()
-	ticker := time.NewTicker(gcInterval)
+	ticker := time.NewTicker(gcInterval())
 	defer ticker.Stop()
 	for {
 		select {
@@ -31,9 +40,10 @@ func (q *Queue) gcLoop() {
 	}
 }
 
-// CollectGarbage runs Badger's value-log GC until a round finds nothing
-// worth rewriting.
+// CollectGarbage compacts a drained queue (compactIfDrained), then runs
+// Badger's value-log GC until a round finds nothing worth rewriting.
 func (q *Queue) CollectGarbage() {
+	q.compactIfDrained()
 	for range gcRoundsPerRun {
 		err := q.db.RunValueLogGC(gcDiscardRatio)
 		if err == nil {
@@ -44,4 +54,62 @@ func (q *Queue) CollectGarbage() {
 		}
 		return
 	}
+}
+
+// gcInterval is defaultGCInterval unless GCIntervalEnv holds a positive duration.
+func gcInterval() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(GCIntervalEnv)); err == nil && d > 0 {
+		return d
+	}
+	return defaultGCInterval
+}
+
+// compactState remembers what the last flatten already reclaimed.
+type compactState struct {
+	mu sync.Mutex
+	// finished is the count of final outcomes at the last flatten.
+	finished uint64
+	// at is when the last flatten ran, unix ns.
+	at int64
+	// expiry is the latest time a log item written by this process expires,
+	// unix ns: a flatten after it reclaims every log that was written.
+	expiry atomic.Int64
+}
+
+// noteExpiry records that a log item expires at t (unix ns).
+func (c *compactState) noteExpiry(t int64) {
+	for {
+		cur := c.expiry.Load()
+		if t <= cur || c.expiry.CompareAndSwap(cur, t) {
+			return
+		}
+	}
+}
+
+// compactIfDrained flattens Badger's LSM tree when no job waits and the
+// last flatten is out of date: because jobs finished since, or because log
+// items expired since. Badger drops deleted and expired keys only when it
+// compacts them into the bottom level, which a sidecar-sized database may not
+// reach for a long time on its own, so the disk of a drained backlog would
+// otherwise stay taken. While jobs wait it does nothing: rewriting the whole
+// tree on every tick would cost more than it gives back.
+func (q *Queue) compactIfDrained() {
+	if q.stats.depth.Load() != 0 || q.closed.Load() {
+		return
+	}
+	c := &q.compact
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now().UnixNano()
+	finished := q.stats.delivered.Load() + q.stats.dead.Load() + q.stats.gone.Load() + q.stats.limited.Load()
+	expiry := c.expiry.Load()
+	stale := finished != c.finished || (expiry > c.at && now > expiry)
+	if !stale {
+		return
+	}
+	if err := q.db.Flatten(2); err != nil {
+		q.logger.Warn("compact drained queue", errField(err))
+		return
+	}
+	c.finished, c.at = finished, now
 }

@@ -42,6 +42,8 @@ type Queue struct {
 	limits *dailyLimits
 	sched  *scheduler
 	stats  counters
+	// compact tracks when a drained queue was last flattened (gc.go).
+	compact compactState
 	// lifecycle orders Configure's start of the dispatcher against Close.
 	lifecycle sync.Mutex
 	started   bool

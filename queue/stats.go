@@ -4,13 +4,23 @@ import "sync/atomic"
 
 // Stats are the queue's numbers for the admin API and metrics. Depth counts
 // jobs waiting (queued, not being attempted); Delivered, Dead, Failed (failed
-// attempts) and Limited count since the queue was opened.
-type Stats struct{ Depth, InFlight, Dead, Delivered, Failed, Limited uint64 }
+// attempts) and Limited count since the queue was opened. The JSON names are
+// the admin API's (/sidehook/stats), fixed here so operators' scripts can rely
+// on them.
+type Stats struct {
+	Depth     uint64 `json:"depth"`
+	InFlight  uint64 `json:"in_flight"`
+	Dead      uint64 `json:"dead"`
+	Delivered uint64 `json:"delivered"`
+	Failed    uint64 `json:"failed"`
+	Limited   uint64 `json:"limited"`
+}
 
 type counters struct {
 	depth     atomic.Int64 // job keys in Badger, in flight included
 	delivered atomic.Uint64
 	dead      atomic.Uint64
+	gone      atomic.Uint64 // final 410s, counted only to notice finished jobs
 	failed    atomic.Uint64
 	limited   atomic.Uint64
 }

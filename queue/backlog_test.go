@@ -1,0 +1,136 @@
+package queue
+
+import (
+	"io/fs"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Events enqueued by many callers at once while their destination refuses connections are all attempted:
+// a job committed with an earlier due time than one the scheduler already claimed must not be skipped.
+func TestConcurrentEnqueuesToADownDestinationAreAllAttempted(t *testing.T) {
+	const events, callers = 2000, 8
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/hook"
+	ln.Close() // nothing listens: every attempt is refused at once
+
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.Workers, cfg.PerDestination = 16, 16
+	cfg.Retry = []time.Duration{time.Hour}
+	q.Configure(cfg, newFakeEndpoints())
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < events; i += callers {
+				enqueue(t, q, newMessage(url))
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 20*time.Second, func() bool { return q.Stats().Failed >= events })
+	if s := q.Stats(); s.Failed != events || s.Depth != events {
+		t.Errorf("want each of %d events attempted once and waiting for its retry, stats %+v", events, s)
+	}
+}
+
+// A job committed with a due time before the scheduler's cursor (a slow commit racing a later one, an
+// operator's retry, a clock step) is attempted at once, not skipped until the cursor happens to be reset.
+func TestJobDueBeforeTheCursorIsNotSkipped(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/hook"
+	ln.Close()
+
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.Retry = []time.Duration{time.Hour}
+	cfg.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	q.Configure(cfg, newFakeEndpoints())
+
+	clock.Add(int64(time.Hour))
+	enqueue(t, q, newMessage(url)) // due in an hour: the destination stays known with a cursor
+	clock.Add(-int64(time.Hour))
+	enqueue(t, q, newMessage(url)) // claimed and refused: the cursor now sits on its key
+	waitFor(t, 5*time.Second, func() bool { return q.Stats().Failed == 1 })
+	clock.Add(-int64(time.Second))
+	enqueue(t, q, newMessage(url)) // due a second before the cursor
+	waitFor(t, 5*time.Second, func() bool { return q.Stats().Failed == 2 })
+}
+
+// Once a backlog has drained and its logs have expired, CollectGarbage gives the disk back: Badger alone keeps
+// deleted and expired keys until they reach its bottom level, which a small database seldom does. What stays
+// is the write-ahead log of the memtables (at most NumMemtables x MemTableSize), whatever the backlog was; the
+// tables, which grow with the backlog, must shrink.
+func TestDrainedQueueGivesDiskBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes some 50 MiB")
+	}
+	const events = 20000 // 2 KiB each: several memtables, so the backlog reaches the LSM tables
+	rc := newReceiver(t, statuses(200))
+	dir := t.TempDir()
+	q := openQueue(t, dir)
+	cfg := testConfig()
+	cfg.Paused = true
+	cfg.DailyLimit, cfg.DailyLimitSet = 0, true
+	cfg.KeepLogs = time.Second
+	q.Configure(cfg, newFakeEndpoints())
+	for range events / 100 {
+		var batch []Message
+		for range 100 {
+			m := newMessage(rc.srv.URL)
+			m.Body = body2K()
+			batch = append(batch, m)
+		}
+		enqueue(t, q, batch...)
+	}
+	queuedTables, queuedAll := allocated(t, dir, ".sst"), allocated(t, dir, "")
+	cfg.Paused = false
+	cfg.Workers, cfg.PerDestination = 16, 16
+	q.Configure(cfg, newFakeEndpoints())
+	waitFor(t, 60*time.Second, func() bool { return q.Stats().Delivered == events })
+	q.CollectGarbage() // logs still live: only the jobs can go
+	waitFor(t, 15*time.Second, func() bool { q.CollectGarbage(); return allocated(t, dir, ".sst") < queuedTables/2 })
+	t.Logf("%d events of 2 KiB: tables %d KiB queued, %d KiB once delivered, expired and collected; whole directory %d KiB then %d KiB",
+		events, queuedTables>>10, allocated(t, dir, ".sst")>>10, queuedAll>>10, allocated(t, dir, "")>>10)
+}
+
+// allocated is the disk space the files under dir really take: Badger's memtable and value-log files are
+// sparse, so their apparent size (dirSize) hides what GC gives back.
+// Only names ending in suffix count ("" for all).
+func allocated(t *testing.T, dir, suffix string) int64 {
+	t.Helper()
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, suffix) {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
+}
