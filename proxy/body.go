@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // initialBodyCap is the first capacity of a pooled buffer: most JSON-RPC calls are small, and the
@@ -18,12 +19,18 @@ const initialBodyCap = 4 << 10
 // maxPooledCap keeps one huge request from pinning its buffer in the pool for ever.
 const maxPooledCap = 1 << 20
 
-// Body is a request body read into a pooled buffer. The request's Body reads from the same bytes, so
-// Release must wait until the next handler has returned.
+// Body is a request body read into a pooled buffer. The request's Body reads from the same bytes.
+//
+// The buffer goes back to the pool only when both the handler has released it and every reader handed
+// to the next handler has been closed: an http.Transport may go on reading and closing a request body in
+// its own goroutine after RoundTrip returned (net/http documents this), so a buffer recycled when the
+// handler returns could send one request's bytes, or none, in another request's place. A reader nobody
+// closes keeps its buffer out of the pool; the garbage collector takes it instead.
 type Body struct {
 	Bytes []byte
 
-	pooled bool // false for a Body not from the pool: Release is then a no-op
+	pooled bool         // false for a Body not from the pool: Release is then a no-op
+	refs   atomic.Int32 // the handler's Release plus one per reader not yet closed
 	replay replayReader
 	// getBody is bound once per pooled Body so that setting r.GetBody costs no allocation per request.
 	getBody func() (io.ReadCloser, error)
@@ -40,15 +47,33 @@ func newPooledBody() any {
 	return b
 }
 
+// errBodyReleased answers a GetBody that comes after the body was given back: it cannot be replayed.
+var errBodyReleased = errors.New("proxy: request body already released")
+
 // newReader serves http.Request.GetBody: a fresh reader over the same bytes for every retry.
 func (b *Body) newReader() (io.ReadCloser, error) {
-	return &replayReader{data: b.Bytes}, nil
+	for {
+		n := b.refs.Load()
+		if n <= 0 {
+			return nil, errBodyReleased
+		}
+		if b.refs.CompareAndSwap(n, n+1) {
+			return &replayReader{data: b.Bytes, owner: b}, nil
+		}
+	}
 }
 
-// Release returns the buffer to the pool; Bytes, and the request body reading from it, must not be
-// used afterwards.
+// Release gives the handler's hold on the buffer back; Bytes must not be used afterwards. The buffer
+// returns to the pool once the readers of the request body are closed too.
 func (b *Body) Release() {
 	if b == nil || !b.pooled {
+		return
+	}
+	b.unref()
+}
+
+func (b *Body) unref() {
+	if b.refs.Add(-1) != 0 {
 		return
 	}
 	if cap(b.Bytes) > maxPooledCap {
@@ -73,6 +98,7 @@ func ReadBody(r *http.Request, max int64) (*Body, bool) {
 		return nil, false
 	}
 	b := bodyPool.Get().(*Body)
+	b.refs.Store(1) // the caller's Release
 	if r.Body == nil || r.Body == http.NoBody {
 		return b, true
 	}
@@ -85,7 +111,8 @@ func ReadBody(r *http.Request, max int64) (*Body, bool) {
 		return nil, false
 	}
 	b.Bytes = data
-	b.replay = replayReader{data: data, orig: r.Body}
+	b.refs.Add(1) // the replay reader's Close
+	b.replay = replayReader{data: data, orig: r.Body, owner: b}
 	r.Body = &b.replay
 	r.ContentLength = int64(len(data))
 	r.GetBody = b.getBody
@@ -117,11 +144,13 @@ func readAtMost(rd io.Reader, buf []byte, limit int64) ([]byte, error) {
 }
 
 // replayReader gives the next handler the bytes that were read for inspection. Close closes the
-// original body so its connection bookkeeping is unchanged.
+// original body so its connection bookkeeping is unchanged, and lets go of the pooled buffer.
 type replayReader struct {
-	data []byte
-	off  int
-	orig io.ReadCloser
+	data   []byte
+	off    int
+	orig   io.ReadCloser
+	owner  *Body
+	closed bool
 }
 
 func (r *replayReader) Read(p []byte) (int, error) {
@@ -134,10 +163,19 @@ func (r *replayReader) Read(p []byte) (int, error) {
 }
 
 func (r *replayReader) Close() error {
-	if r.orig == nil {
+	if r.closed {
 		return nil
 	}
-	return r.orig.Close()
+	r.closed = true
+	orig, owner := r.orig, r.owner
+	var err error
+	if orig != nil {
+		err = orig.Close()
+	}
+	if owner != nil && owner.pooled {
+		owner.unref() // last: the buffer, this reader included, may be reused from here on
+	}
+	return err
 }
 
 // prefixReader restores a body that was only partly inspected: the bytes already consumed, then the
