@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"io/fs"
 	"net"
 	"path/filepath"
@@ -117,10 +118,16 @@ func allocated(t *testing.T, dir, suffix string) int64 {
 	t.Helper()
 	var total int64
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // compaction removed it while we walked
+		}
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, suffix) {
 			return err
 		}
 		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}

@@ -53,8 +53,11 @@ func (q *Queue) loadDue(j job) (record, bool) {
 	var rec record
 	err := q.db.View(func(txn *badger.Txn) error {
 		var err error
-		rec, err = getRecord(txn, j.id)
-		return err
+		rec, err = getState(txn, j.id)
+		if err != nil || isFinal(rec.Status) || rec.NextAttempt != j.due {
+			return err
+		}
+		return loadBody(txn, &rec)
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -158,7 +161,9 @@ func describeTransportError(err error) string {
 }
 
 // record commits the attempt's outcome: the job is removed or moved to its
-// next due time and the log item updated, in one transaction.
+// next due time and the log item updated, in one transaction. A failure that
+// will be retried rewrites only the small state entry; the body is written
+// again only at the final outcome, which gives it the log's TTL.
 func (q *Queue) record(cfg *Config, ep Endpoints, j job, res attemptResult) {
 	end := cfg.Now()
 	endNs := end.UnixNano()
@@ -205,7 +210,7 @@ func (q *Queue) record(cfg *Config, ep Endpoints, j job, res attemptResult) {
 			if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
 				return fmt.Errorf("reschedule job: %w", err)
 			}
-			return setRecordIn(txn, rec, 0)
+			return setStateIn(txn, rec)
 		}
 		rec.Status = outcome
 		rec.NextAttempt = 0

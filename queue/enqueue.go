@@ -165,8 +165,8 @@ func (w *batchWriter) set(e *badger.Entry) error {
 	return w.txn.SetEntry(e)
 }
 
-// setRecord writes the record and its two log index keys; ttl 0 keeps them
-// until they are rewritten with a TTL at the final outcome.
+// setRecord writes the record's body, state and two log index keys; ttl 0
+// keeps them until they are rewritten with a TTL at the final outcome.
 func (w *batchWriter) setRecord(rec *record, ttl time.Duration) error {
 	for _, e := range recordEntries(rec, ttl) {
 		if err := w.set(e); err != nil {

@@ -9,13 +9,15 @@ import (
 // Key layout. Every kind of entry has its own one-byte prefix so that each
 // hot query is a prefix scan in key order:
 //
-//	r/<id>                               the record (message + state + log)
+//	r/<id>                               the record: message fields, delivery state, log (no body)
+//	b/<id>                               the body, written once at Enqueue and once more when final
 //	j/<dest>\x00<due 8 bytes BE><id>      a job, ordered by destination, then due time
 //	a/<^created 8 bytes BE><id>          log index, newest first, all clients
 //	c/<client>\x00<^created><id>         log index, newest first, one client
 //	d/<yyyy-mm-dd>\x00<client>\x00<user> daily counter (uint64 BE), TTL 48h
 var (
 	prefixRecord      = []byte("r/")
+	prefixBody        = []byte("b/")
 	prefixJob         = []byte("j/")
 	prefixIndexAll    = []byte("a/")
 	prefixIndexClient = []byte("c/")
@@ -24,6 +26,10 @@ var (
 
 func recordKey(id string) []byte {
 	return append(append(make([]byte, 0, len(prefixRecord)+len(id)), prefixRecord...), id...)
+}
+
+func bodyKey(id string) []byte {
+	return append(append(make([]byte, 0, len(prefixBody)+len(id)), prefixBody...), id...)
 }
 
 // jobDestPrefix is the range of one destination's jobs. Destinations

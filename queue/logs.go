@@ -62,7 +62,7 @@ func (q *Queue) Logs(query LogQuery) ([]LogItem, error) {
 		for it.Rewind(); it.Valid() && len(items) < limit && scanned < maxLogScan; it.Next() {
 			scanned++
 			id := indexID(it.Item().Key(), len(prefix))
-			rec, err := getRecord(txn, id)
+			rec, err := getState(txn, id)
 			if errors.Is(err, ErrNotFound) {
 				continue // expired between index and record
 			}
@@ -71,6 +71,9 @@ func (q *Queue) Logs(query LogQuery) ([]LogItem, error) {
 			}
 			if query.Status != "" && rec.Status != query.Status {
 				continue
+			}
+			if err := loadBody(txn, &rec); err != nil {
+				return err
 			}
 			items = append(items, rec.logItem())
 		}
@@ -129,7 +132,11 @@ func (q *Queue) Retry(id string) error {
 		if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
 			return fmt.Errorf("schedule job: %w", err)
 		}
-		return setRecordIn(txn, rec, 0)
+		if reopened {
+			// The final outcome gave the log a TTL: take it off every entry.
+			return setRecordIn(txn, rec, 0)
+		}
+		return setStateIn(txn, rec)
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotRetryable) {

@@ -8,26 +8,55 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// recordEntries are the entries that store rec: the record and its two log
-// index keys, all with the same TTL so an expired log leaves no index behind.
-// ttl 0 means no expiry, used while a job is pending: a queued event must
-// never expire before it is delivered.
+// expiresAt is Badger's expiry (unix seconds) for ttl from now; 0 (never)
+// for ttl 0. Every entry of one record gets the same value, so they expire
+// together.
+func expiresAt(ttl time.Duration) uint64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return uint64(time.Now().Add(ttl).Unix())
+}
+
+// stateEntry is r/<id>: rec without its body.
+func stateEntry(rec *record, exp uint64) *badger.Entry {
+	state := *rec
+	state.Body = nil
+	e := badger.NewEntry(recordKey(rec.ID), state.encode())
+	e.ExpiresAt = exp
+	return e
+}
+
+func bodyEntry(rec *record, exp uint64) *badger.Entry {
+	e := badger.NewEntry(bodyKey(rec.ID), rec.Body)
+	e.ExpiresAt = exp
+	return e
+}
+
+// recordEntries are all the entries that store rec: its body, its state and
+// its two log index keys, all with the same TTL so an expired log leaves
+// nothing behind. ttl 0 means no expiry, used while a job is pending: a
+// queued event must never expire before it is delivered. The body comes
+// first: should a batch be split over several commits (batchWriter), a state
+// is never committed without its body.
 func recordEntries(rec *record, ttl time.Duration) []*badger.Entry {
+	exp := expiresAt(ttl)
 	entries := []*badger.Entry{
-		badger.NewEntry(recordKey(rec.ID), rec.encode()),
+		bodyEntry(rec, exp),
+		stateEntry(rec, exp),
 		badger.NewEntry(indexAllKey(rec.Created, rec.ID), nil),
 		badger.NewEntry(indexClientKey(rec.ClientID, rec.Created, rec.ID), nil),
 	}
-	if ttl > 0 {
-		for _, e := range entries {
-			e.WithTTL(ttl)
-		}
+	for _, e := range entries[2:] {
+		e.ExpiresAt = exp
 	}
 	return entries
 }
 
-// getRecord reads the record of id inside txn.
-func getRecord(txn *badger.Txn, id string) (record, error) {
+// getState reads the record of id inside txn without its body (loadBody
+// adds it). A record written by an earlier version carries its body inline,
+// and then Body is already set.
+func getState(txn *badger.Txn, id string) (record, error) {
 	item, err := txn.Get(recordKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return record{}, ErrNotFound
@@ -47,16 +76,45 @@ func getRecord(txn *badger.Txn, id string) (record, error) {
 	return rec, nil
 }
 
-// updateRecord runs change on the current record of id in a transaction and
-// retries on a conflict: a worker finishing an attempt and an operator's
-// Retry may touch the same record at once, and Badger's conflict detection
-// makes the later one start over instead of losing the first one's update.
+// loadBody reads rec's body inside txn unless rec already holds it.
+func loadBody(txn *badger.Txn, rec *record) error {
+	if rec.Body != nil {
+		return nil
+	}
+	item, err := txn.Get(bodyKey(rec.ID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil // an empty body of an earlier version's record
+	}
+	if err != nil {
+		return fmt.Errorf("read body %s: %w", rec.ID, err)
+	}
+	rec.Body, err = item.ValueCopy(nil)
+	if err != nil {
+		return fmt.Errorf("read body %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// getRecord reads the whole record of id, body included, inside txn.
+func getRecord(txn *badger.Txn, id string) (record, error) {
+	rec, err := getState(txn, id)
+	if err != nil {
+		return rec, err
+	}
+	return rec, loadBody(txn, &rec)
+}
+
+// updateRecord runs change on the current state of id (getState: no body
+// unless loaded by change) in a transaction and retries on a conflict: a
+// worker finishing an attempt and an operator's Retry may touch the same
+// record at once, and Badger's conflict detection makes the later one start
+// over instead of losing the first one's update.
 func (q *Queue) updateRecord(id string, change func(txn *badger.Txn, rec *record) error) error {
 	const maxConflicts = 16
 	var err error
 	for range maxConflicts {
 		err = q.db.Update(func(txn *badger.Txn) error {
-			rec, err := getRecord(txn, id)
+			rec, err := getState(txn, id)
 			if err != nil {
 				return err
 			}
@@ -69,12 +127,33 @@ func (q *Queue) updateRecord(id string, change func(txn *badger.Txn, rec *record
 	return fmt.Errorf("update record %s: %w", id, err)
 }
 
-// setRecordIn writes rec with ttl inside txn.
+// setRecordIn writes all of rec (body, state, index keys) with ttl inside
+// txn, reading the body first if rec does not hold it: used when the TTL of
+// the record changes (final outcome, reopening Retry).
 func setRecordIn(txn *badger.Txn, rec *record, ttl time.Duration) error {
+	if err := loadBody(txn, rec); err != nil {
+		return err
+	}
 	for _, e := range recordEntries(rec, ttl) {
 		if err := txn.SetEntry(e); err != nil {
 			return fmt.Errorf("write record %s: %w", rec.ID, err)
 		}
+	}
+	return nil
+}
+
+// setStateIn writes only rec's state, without expiry, inside txn: the write
+// of an attempt that leaves the record pending, whose body and index keys are
+// unchanged. rec comes from getState, so its Body is set only for a record of
+// an earlier version, whose inline body moves to its own key here.
+func setStateIn(txn *badger.Txn, rec *record) error {
+	if rec.Body != nil {
+		if err := txn.SetEntry(bodyEntry(rec, 0)); err != nil {
+			return fmt.Errorf("write body %s: %w", rec.ID, err)
+		}
+	}
+	if err := txn.SetEntry(stateEntry(rec, 0)); err != nil {
+		return fmt.Errorf("write record %s: %w", rec.ID, err)
 	}
 	return nil
 }

@@ -1,0 +1,180 @@
+package queue
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// entryInfo is the version and expiry of one key, or found=false.
+type entryInfo struct {
+	found     bool
+	version   uint64
+	expiresAt uint64
+	value     []byte
+}
+
+func readEntry(t *testing.T, q *Queue, key []byte) entryInfo {
+	t.Helper()
+	var info entryInfo
+	err := q.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		info.found, info.version, info.expiresAt = true, item.Version(), item.ExpiresAt()
+		info.value, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read %q: %v", key, err)
+	}
+	return info
+}
+
+// A failed attempt that will be retried rewrites only the small state entry: the body, stored once at Enqueue
+// under its own key, is not written again until the final outcome gives it the log's TTL.
+func TestFailedAttemptDoesNotRewriteBody(t *testing.T) {
+	rc := newReceiver(t, statuses(500, 500, 200))
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.Retry = []time.Duration{time.Hour, time.Hour}
+	cfg.KeepLogs = time.Hour
+	q.Configure(cfg, newFakeEndpoints())
+	msg := newMessage(rc.srv.URL)
+	enqueue(t, q, msg)
+	body := readEntry(t, q, bodyKey(msg.ID))
+	if !body.found || string(body.value) != string(msg.Body) || body.expiresAt != 0 {
+		t.Fatalf("body entry after Enqueue: %+v", body)
+	}
+	state := readEntry(t, q, recordKey(msg.ID))
+	if rec, err := decodeRecord(state.value); err != nil || len(rec.Body) != 0 {
+		t.Fatalf("stored state carries the body (%d bytes) or does not decode: %v", len(rec.Body), err)
+	}
+
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusRetrying))
+	after := readEntry(t, q, bodyKey(msg.ID))
+	if after.version != body.version {
+		t.Errorf("a failed attempt rewrote the body (version %d, then %d)", body.version, after.version)
+	}
+	if s := readEntry(t, q, recordKey(msg.ID)); s.version == state.version {
+		t.Error("the failed attempt did not update the state")
+	}
+	item := logOf(t, q, msg.ID)
+	if item.RequestData != string(msg.Body) || item.Attempts != 1 || item.ResponseCode != 500 {
+		t.Errorf("log after a failed attempt: %+v", item)
+	}
+
+	// Retry of a pending item: only the state again.
+	if err := q.Retry(msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return logOf(t, q, msg.ID).Attempts == 2 })
+	if v := readEntry(t, q, bodyKey(msg.ID)).version; v != body.version {
+		t.Errorf("Retry of a pending item rewrote the body")
+	}
+
+	// Final: the body gets the log's TTL, like the state and the index keys.
+	if err := q.Retry(msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDelivered))
+	want := uint64(time.Now().Add(time.Hour).Unix())
+	final := readEntry(t, q, bodyKey(msg.ID))
+	if final.expiresAt < want-60 || final.expiresAt > want+60 || string(final.value) != string(msg.Body) {
+		t.Errorf("final body entry %+v, want the body expiring at about %d", final, want)
+	}
+	if s := readEntry(t, q, recordKey(msg.ID)); s.expiresAt != final.expiresAt {
+		t.Errorf("state expires at %d, body at %d: they must expire together", s.expiresAt, final.expiresAt)
+	}
+	reqs := rc.requests()
+	for i, r := range reqs {
+		if string(r.body) != string(msg.Body) {
+			t.Errorf("attempt %d posted %q", i, r.body)
+		}
+	}
+
+	// Reopening a delivered item takes the TTL off the body again.
+	rc.setRespond(statuses(500))
+	cfg.Paused = true
+	q.Configure(cfg, newFakeEndpoints())
+	if err := q.Retry(msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	if b := readEntry(t, q, bodyKey(msg.ID)); b.expiresAt != 0 || string(b.value) != string(msg.Body) {
+		t.Errorf("body of a reopened item: %+v", b)
+	}
+	cfg.Paused = false
+	q.Configure(cfg, newFakeEndpoints())
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDead))
+	if got := logOf(t, q, msg.ID).RequestData; got != string(msg.Body) {
+		t.Errorf("request_data of the dead item = %q", got)
+	}
+}
+
+// A record written by the earlier single-entry layout (body inline in r/<id>) is still delivered with its
+// body, and its first rewrite moves the body to its own key.
+func TestInlineBodyRecordOfEarlierVersion(t *testing.T) {
+	var bodies [][]byte
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.Retry = []time.Duration{time.Hour}
+	cfg.KeepLogs = time.Hour
+	q.Configure(cfg, newFakeEndpoints())
+	msg := newMessage(rc.srv.URL)
+	rec := record{ID: msg.ID, SubscriptionUID: msg.SubscriptionUID, ClientID: msg.ClientID, UserID: msg.UserID,
+		URL: msg.URL, Body: msg.Body, Created: msg.Created.UnixNano(), Status: StatusPending, NextAttempt: time.Now().UnixNano()}
+	err := q.db.Update(func(txn *badger.Txn) error {
+		for _, e := range []*badger.Entry{
+			badger.NewEntry(recordKey(rec.ID), rec.encode()), // the old layout: body inline, no b/ key
+			badger.NewEntry(indexAllKey(rec.Created, rec.ID), nil),
+			badger.NewEntry(indexClientKey(rec.ClientID, rec.Created, rec.ID), nil),
+			badger.NewEntry(rec.jobKey(), nil),
+		} {
+			if err := txn.SetEntry(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.stats.depth.Add(1)
+	q.sched.note(destinationOf(rec.URL), rec.NextAttempt)
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusRetrying))
+	if b := readEntry(t, q, bodyKey(msg.ID)); !b.found || string(b.value) != string(msg.Body) {
+		t.Fatalf("the inline body was not moved to its own key: %+v", b)
+	}
+	if s, _ := decodeRecord(readEntry(t, q, recordKey(msg.ID)).value); len(s.Body) != 0 {
+		t.Error("the rewritten state still carries the body")
+	}
+	if err := q.Retry(msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDelivered))
+	for _, r := range rc.requests() {
+		bodies = append(bodies, r.body)
+	}
+	for i, b := range bodies {
+		if string(b) != string(msg.Body) {
+			t.Errorf("attempt %d posted %q", i, b)
+		}
+	}
+	if got := logOf(t, q, msg.ID).RequestData; got != string(msg.Body) {
+		t.Errorf("request_data = %q", got)
+	}
+}
