@@ -189,6 +189,9 @@ func run(o options) error {
 	outDir := work
 	if o.out != "" {
 		outDir = filepath.Dir(o.out)
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return err
+		}
 	}
 
 	logf("building the binary")
