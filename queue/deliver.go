@@ -32,33 +32,66 @@ type attemptResult struct {
 	reason     string // why it failed, for the log item and the operator log
 }
 
-// attempt runs one delivery attempt of a claimed job and records it.
-func (s *scheduler) attempt(j job) {
-	defer s.release(j)
+// attempt runs one delivery attempt of a claimed job, whose record the pass
+// that claimed it has read, and hands its outcome to the committer. The
+// worker slot is given back as soon as the HTTP exchange is over; the claim
+// on the job is dropped only once the outcome is committed (commit.go), so
+// the job is deleted only after that.
+//
+// The worker then goes on with its destination's next ready job, if any
+// (scheduler.next), keeping its slot.
+func (s *scheduler) attempt(r readyJob) {
 	q := s.q
-	rec, ok := q.loadDue(j)
-	if !ok {
-		return
+	for {
+		j, rec := r.j, r.rec
+		ok := true
+		if r.reload {
+			if err := q.db.View(func(txn *badger.Txn) error { return loadBody(txn, &rec) }); err != nil {
+				q.logger.Error("load job", zap.String("id", j.id), errField(err))
+				ok = false
+			}
+		}
+		cfg := q.config()
+		ep := q.endpoints.Load().ep
+		var res attemptResult
+		if ok {
+			res = q.deliver(cfg, ep, &rec)
+		}
+		// Take the next job (or give the slot back) before handing the
+		// outcome over, so that once an outcome is committed its slot
+		// is never still counted as in flight.
+		next, more := s.next(j)
+		if ok {
+			body := rec.Body
+			if len(body) > maxHeldBody {
+				body = nil // the commit reads it again
+			}
+			q.commits.submit(&outcome{j: j, res: res, cfg: cfg, ep: ep, body: body})
+		} else {
+			s.lose(j)
+			s.finish(j)
+		}
+		if !more {
+			return
+		}
+		r = next
 	}
-	cfg := q.config()
-	ep := q.endpoints.Load().ep
-	res := q.deliver(cfg, ep, &rec)
-	q.record(cfg, ep, j, res)
 }
 
-// loadDue reads the job's record and checks that the job is still the one
-// the scheduler saw: a pass reads a snapshot, which may show a job key that
-// a just-finished attempt already replaced.
-func (q *Queue) loadDue(j job) (record, bool) {
-	var rec record
-	err := q.db.View(func(txn *badger.Txn) error {
-		var err error
-		rec, err = getState(txn, j.id)
-		if err != nil || isFinal(rec.Status) || rec.NextAttempt != j.due {
-			return err
-		}
-		return loadBody(txn, &rec)
-	})
+// loadDue reads the record of a job just claimed, inside the transaction of
+// the pass that found the job (so a worker needs no read transaction of its
+// own), and checks that the job is still the one the key says. It reports
+// whether the job is to be attempted; when not, the caller drops the claim.
+//
+// The pass's snapshot is never older than the outcome of an attempt whose
+// claim was already dropped when the pass took the job: such a claim dropped
+// during the pass makes claim refuse the job (scheduler.finishedInPass), so
+// a key an attempt just replaced is not taken for a due job.
+func (q *Queue) loadDue(txn *badger.Txn, j job) (record, bool) {
+	rec, err := getState(txn, j.id)
+	if err == nil && !isFinal(rec.Status) && rec.NextAttempt == j.due {
+		err = loadBody(txn, &rec)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		// An orphan job key (its record is gone): drop it.
@@ -68,6 +101,7 @@ func (q *Queue) loadDue(j job) (record, bool) {
 		return rec, false
 	case err != nil:
 		q.logger.Error("load job", zap.String("id", j.id), errField(err))
+		q.sched.lose(j)
 		return rec, false
 	}
 	if isFinal(rec.Status) || rec.NextAttempt != j.due {
@@ -160,74 +194,89 @@ func describeTransportError(err error) string {
 	return text
 }
 
-// record commits the attempt's outcome: the job is removed or moved to its
-// next due time and the log item updated, in one transaction. A failure that
-// will be retried rewrites only the small state entry; the body is written
-// again only at the final outcome, which gives it the log's TTL.
-func (q *Queue) record(cfg *Config, ep Endpoints, j job, res attemptResult) {
+// applyOutcome writes o's outcome inside txn: the job is removed or moved to
+// its next due time and the log item updated. A failure that will be retried
+// rewrites only the small state entry; the body is written again only at the
+// final outcome, which gives it the log's TTL.
+func (q *Queue) applyOutcome(txn *badger.Txn, o *outcome) error {
+	cfg, res := o.cfg, o.res
 	end := cfg.Now()
 	endNs := end.UnixNano()
-	var (
-		outcome      string
-		created      int64
-		nextDue      int64
-		subscription string
-	)
-	err := q.updateRecord(j.id, func(txn *badger.Txn, rec *record) error {
-		created = rec.Created
-		if rec.NextAttempt != 0 {
-			if err := txn.Delete(rec.jobKey()); err != nil {
-				return fmt.Errorf("delete job: %w", err)
-			}
+	rec, err := getState(txn, o.j.id)
+	if err != nil {
+		return err
+	}
+	o.created = rec.Created
+	if rec.NextAttempt != 0 {
+		if err := txn.Delete(rec.jobKey()); err != nil {
+			return fmt.Errorf("delete job: %w", err)
 		}
-		subscription = rec.SubscriptionUID
-		if res.requested {
-			rec.ResponseCode = res.code
-			rec.ResponseData = res.body
+	}
+	o.subscription = rec.SubscriptionUID
+	if res.requested {
+		rec.ResponseCode = res.code
+		rec.ResponseData = res.body
+	}
+	// A vanished subscription is not an attempt; every other outcome,
+	// including failures before any request (a bad secret), counts
+	// toward the schedule so that it ends.
+	if res.requested || !res.gone {
+		rec.Attempts++
+	}
+	rec.Error = res.reason
+	switch {
+	case res.delivered:
+		o.status = StatusDelivered
+	case res.gone:
+		o.status = StatusGone
+	case rec.Attempts > len(cfg.Retry):
+		o.status = StatusDead
+	default:
+		o.status = StatusRetrying
+	}
+	o.endNs = endNs
+	if o.status == StatusRetrying {
+		delay := nextDelay(cfg.Retry[rec.Attempts-1], res.retryAfter, rand.Float64())
+		rec.Status = StatusRetrying
+		rec.NextAttempt = endNs + int64(delay)
+		o.nextDue = rec.NextAttempt
+		if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
+			return fmt.Errorf("reschedule job: %w", err)
 		}
-		// A vanished subscription is not an attempt; every other outcome,
-		// including failures before any request (a bad secret), counts
-		// toward the schedule so that it ends.
-		if res.requested || !res.gone {
-			rec.Attempts++
-		}
-		rec.Error = res.reason
-		switch {
-		case res.delivered:
-			outcome = StatusDelivered
-		case res.gone:
-			outcome = StatusGone
-		case rec.Attempts > len(cfg.Retry):
-			outcome = StatusDead
-		default:
-			outcome = StatusRetrying
-		}
-		if outcome == StatusRetrying {
-			delay := nextDelay(cfg.Retry[rec.Attempts-1], res.retryAfter, rand.Float64())
-			rec.Status = StatusRetrying
-			rec.NextAttempt = endNs + int64(delay)
-			nextDue = rec.NextAttempt
-			if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
-				return fmt.Errorf("reschedule job: %w", err)
-			}
-			return setStateIn(txn, rec)
-		}
-		rec.Status = outcome
-		rec.NextAttempt = 0
-		rec.Processed = endNs
-		q.compact.noteExpiry(time.Now().Add(cfg.KeepLogs).UnixNano())
-		return setRecordIn(txn, rec, cfg.KeepLogs)
-	})
+		return setStateIn(txn, &rec)
+	}
+	rec.Status = o.status
+	rec.NextAttempt = 0
+	rec.Processed = endNs
+	if rec.Body == nil && o.body != nil {
+		// The body as the attempt read it: it never changes once queued,
+		// and this spares reading it again inside the write.
+		rec.Body = o.body
+	}
+	return setRecordIn(txn, &rec, cfg.KeepLogs)
+}
+
+// recorded runs after o's outcome was committed (err nil) or could not be:
+// counters, the rescheduled job's note, Gone, the operator log, OnAttempt.
+func (q *Queue) recorded(o *outcome, err error) {
+	j, res, cfg, ep := o.j, o.res, o.cfg, o.ep
 	if err != nil {
 		q.logger.Error("record delivery attempt", zap.String("id", j.id), errField(err))
+		if !errors.Is(err, ErrNotFound) {
+			q.sched.lose(j)
+		}
 		return
+	}
+	outcome := o.status
+	if isFinal(outcome) {
+		q.compact.noteExpiry(time.Now().Add(cfg.KeepLogs).UnixNano())
 	}
 	q.countOutcome(outcome, res)
 	if outcome == StatusRetrying {
-		q.sched.note(j.dest, nextDue)
+		q.sched.note(j.dest, o.nextDue)
 	}
 	if res.gone && res.requested && ep != nil {
-		ep.Gone(subscription)
+		ep.Gone(o.subscription)
 	}
 	if !res.delivered {
 		q.logger.Warn("webhook delivery failed",
@@ -246,7 +295,7 @@ func (q *Queue) record(cfg *Config, ep Endpoints, j job, res attemptResult) {
 			Outcome:  metric,
 			Code:     res.code,
 			Duration: res.duration,
-			Latency:  time.Duration(endNs - created),
+			Latency:  time.Duration(o.endNs - o.created),
 		})
 	}
 }

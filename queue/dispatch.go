@@ -1,6 +1,9 @@
 package queue
 
 import (
+	"bytes"
+	"encoding/binary"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,10 +15,19 @@ const (
 	// looks at. Only claimed (in-flight) or stale keys are skipped within a
 	// destination, and there are about PerDestination of those.
 	maxScanPerDestination = 1024
-	// cursorReset is how often passes start each destination from its
-	// first key again, to find a job whose outcome could not be recorded (or
-	// one written under a clock that stepped back).
-	cursorReset = 30 * time.Second
+	// lostRetry is how often passes look again, from the earliest such job,
+	// at jobs whose attempt ended without its outcome being recorded (a
+	// failed read or commit): their keys sit behind the cursor.
+	lostRetry = 30 * time.Second
+	// cursorReset is how often every destination is scanned from its first
+	// key once, as a safety net for a job the cursor rules missed (see
+	// destState.cursor). Such a scan steps over the tombstones of every job
+	// delivered since the last compaction, so it is rare.
+	cursorReset = 10 * time.Minute
+	// idleForget is how long a destination with no job and no attempt keeps
+	// its state (and cursor); a destination seen again after that starts from
+	// its first key.
+	idleForget = 10 * time.Minute
 	// idlePoll is the longest the scheduler sleeps without being woken; wakes
 	// normally come from Enqueue, Retry, Configure and finished attempts.
 	idlePoll = time.Second
@@ -28,20 +40,56 @@ type job struct {
 	dest string
 }
 
+// readyJob is a job claimed ahead of a free slot of its destination, with
+// its record read: a worker that finishes an attempt of the destination
+// takes it at once instead of waiting for a pass.
+type readyJob struct {
+	j   job
+	rec record
+	// reload: the body was too big to hold while waiting (maxHeldBody)
+	// and is read again when the attempt starts.
+	reload bool
+}
+
+// maxHeldBody is the largest body a ready job or a committing outcome keeps
+// in memory; bigger ones are read again when needed, so what waits beside
+// the attempts in flight stays small whatever max_body allows.
+const maxHeldBody = 64 << 10
+
 // destState is what the scheduler knows about one destination's jobs.
 type destState struct {
-	// nextDue is a lower bound of the earliest job's due time: the
-	// destination is scanned only once it is reached.
+	// ready are jobs claimed ahead, in due order (at most PerDestination).
+	ready []readyJob
+	// nextDue is a lower bound of the earliest unclaimed job's due time: the
+	// destination is scanned only once it is reached (and not idle).
 	nextDue int64
+	// idle: a pass found no unclaimed job at or after the cursor. The state
+	// is kept for its cursor; a note makes the destination due again.
+	idle      bool
+	idleSince time.Time
 	// version changes on every note, so a pass that read an older snapshot
-	// does not forget jobs added while it ran.
+	// does not settle (forget) jobs added while it ran.
 	version uint64
-	// cursor is the key of the last job claimed from this destination. Keys
-	// before it are in flight or deleted (and deleted keys are tombstones an
-	// iterator would otherwise wade through on every pass until compaction),
-	// while new jobs are always due at or after the time they are written,
-	// so they sort after it. Reset now and then as a safety net.
+	// cursor is where scans of this destination start (nil: its first key).
+	// Invariant: every unclaimed job key of the destination that has been
+	// noted is at or after it. A pass moves it to the job it just claimed
+	// (keys before are in flight or deleted, and deleted keys are tombstones
+	// an iterator would otherwise wade through on every pass until
+	// compaction); note moves it back to a new job's due time when that is
+	// earlier (a slow commit racing a later one, a Retry, a clock step).
+	// Seeking from it instead of from the first key is what keeps a pass
+	// cheap on an instance that has delivered many jobs.
 	cursor []byte
+	// low is the lowest key noted since the running pass took this
+	// destination as a candidate (nil: none): a job committed after the
+	// pass's snapshot may sort before the job the pass claims, so the pass
+	// may advance the cursor no further than low.
+	low []byte
+	// lost is the earliest due time of a job whose attempt ended without
+	// its outcome recorded (lostSet): the job key is still there, behind
+	// the cursor. The next lost-retry round moves the cursor back to it.
+	lost    int64
+	lostSet bool
 }
 
 // scheduler starts attempts for due jobs within Workers in all and
@@ -49,6 +97,10 @@ type destState struct {
 // due order, and the scheduler visits each destination that has due jobs and
 // a free slot: a saturated (slow, hanging) destination is not even looked at,
 // so it can never hold up the others, and its backlog costs nothing to skip.
+//
+// A slot (Workers, PerDestination) is held for the HTTP exchange; the claim
+// on the job (claimed) is held until its outcome is committed, which the
+// committer (commit.go) does for many attempts in one transaction.
 //
 // Claims live only in memory: a process that dies mid-attempt leaves the job
 // key in place, so the job is due again when the queue reopens.
@@ -61,7 +113,15 @@ type scheduler struct {
 	perDest  map[string]int
 	dests    map[string]*destState
 	inFlight int
-	attempts sync.WaitGroup
+	// readyCount is the number of jobs in every destState.ready (at most
+	// Workers): claimed, not yet started, holding no slot.
+	readyCount int
+	attempts   sync.WaitGroup
+	// finishedInPass holds the jobs whose claim was dropped since the
+	// running pass started (passing): the pass's snapshot may predate their
+	// outcome, so it must not take their keys for due jobs.
+	passing        bool
+	finishedInPass map[string]struct{}
 }
 
 func newScheduler(q *Queue) *scheduler {
@@ -71,10 +131,13 @@ func newScheduler(q *Queue) *scheduler {
 		claimed: make(map[string]struct{}),
 		perDest: make(map[string]int),
 		dests:   make(map[string]*destState),
+
+		finishedInPass: make(map[string]struct{}),
 	}
 }
 
-// wake asks for a pass soon without ever blocking the caller.
+// wake asks for a pass soon without ever blocking the caller. Wakes that
+// arrive while a pass runs coalesce into one more pass.
 func (s *scheduler) wake() {
 	select {
 	case s.wakeCh <- struct{}{}:
@@ -82,30 +145,69 @@ func (s *scheduler) wake() {
 	}
 }
 
+// seekKey is the first possible key of dest's jobs due at due.
+func seekKey(dest string, due int64) []byte {
+	return binary.BigEndian.AppendUint64(jobDestPrefix(dest), uint64(due))
+}
+
+// lowerKey returns the lower of two seek positions, nil being the lowest.
+func lowerKey(a, b []byte) []byte {
+	if a == nil || b == nil {
+		return nil
+	}
+	if bytes.Compare(a, b) <= 0 {
+		return a
+	}
+	return b
+}
+
 // note tells the scheduler that dest has a job due at due. It is called
 // after the commit that wrote the job.
 func (s *scheduler) note(dest string, due int64) {
+	cfg := s.q.config()
 	s.mu.Lock()
 	st := s.dests[dest]
 	if st == nil {
+		// Unknown destination: start from its first key once.
 		st = &destState{nextDue: due}
 		s.dests[dest] = st
 	}
+	if st.idle {
+		st.idle = false
+		st.nextDue = due
+	}
 	st.nextDue = min(st.nextDue, due)
 	st.version++
+	k := seekKey(dest, due)
 	if st.cursor != nil {
-		// A job can be committed with a due time before the cursor: Enqueue
-		// takes its time before its commit, so a concurrent Enqueue that
-		// started later can commit, be claimed and move the cursor first (an
-		// operator's Retry or a clock step do the same). Scanning from the
-		// cursor would skip that job, and once the destination looked empty
-		// nothing would ever scan it again.
-		if _, cursorDue, _, err := parseJobKey(st.cursor); err != nil || cursorDue >= due {
-			st.cursor = nil
-		}
+		st.cursor = lowerKey(st.cursor, k)
 	}
+	if st.low == nil || bytes.Compare(k, st.low) < 0 {
+		st.low = k
+	}
+	// A saturated destination or pool is looked at again when a slot frees.
+	useful := s.perDest[dest] < cfg.PerDestination && s.inFlight < cfg.Workers
 	s.mu.Unlock()
-	s.wake()
+	if useful {
+		s.wake()
+	}
+}
+
+// lose records that j's attempt ended without its outcome: its key is still
+// in place, behind the cursor, and is looked at again within lostRetry
+// (not at once, which would spin on a failing database).
+func (s *scheduler) lose(j job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.dests[j.dest]
+	if st == nil {
+		st = &destState{nextDue: j.due}
+		s.dests[j.dest] = st
+		return // no cursor yet: the first pass starts from the first key
+	}
+	if !st.lostSet || j.due < st.lost {
+		st.lost, st.lostSet = j.due, true
+	}
 }
 
 // discover finds every destination that has jobs, jumping from one
@@ -133,16 +235,20 @@ func (s *scheduler) discover() error {
 
 func (s *scheduler) run() {
 	defer s.q.bgDone.Done()
+	defer s.dropReady()
 	if err := s.discover(); err != nil {
 		s.q.logger.Error("find queued jobs", errField(err))
 	}
 	timer := time.NewTimer(idlePoll)
 	defer timer.Stop()
-	lastReset := time.Now()
+	lastLost, lastReset := time.Now(), time.Now()
 	for {
 		if time.Since(lastReset) > cursorReset {
-			s.resetCursors()
-			lastReset = time.Now()
+			s.resetCursors(true)
+			lastReset, lastLost = time.Now(), time.Now()
+		} else if time.Since(lastLost) > lostRetry {
+			s.resetCursors(false)
+			lastLost = time.Now()
 		}
 		select {
 		case <-s.q.closing:
@@ -153,6 +259,8 @@ func (s *scheduler) run() {
 		wait := idlePoll
 		if !cfg.Paused {
 			wait = s.pass(cfg)
+		} else {
+			s.dropReady()
 		}
 		timer.Reset(max(wait, time.Millisecond))
 		select {
@@ -188,14 +296,17 @@ func (s *scheduler) pass(cfg *Config) time.Duration {
 	if len(cands) == 0 {
 		return s.nextWake(now)
 	}
+	defer s.endPass()
 	err := s.q.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
+		// Only keys are needed: a job's value is empty, and not prefetching
+		// spares the iterator reading ahead PrefetchSize items per seek.
 		opts.PrefetchValues = false
 		opts.Prefix = prefixJob
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for _, c := range cands {
-			if s.scanDestination(cfg, it, c, now) == claimFull {
+			if s.scanDestination(cfg, txn, it, c, now) == claimFull {
 				return nil
 			}
 		}
@@ -208,25 +319,52 @@ func (s *scheduler) pass(cfg *Config) time.Duration {
 	return s.nextWake(now)
 }
 
+// maxCommitting bounds the attempts whose outcome waits for its commit.
+func maxCommitting(cfg *Config) int { return 2 * cfg.Workers }
+
+// committing is how many claimed jobs are neither running nor ready: their
+// outcome waits for its commit. s.mu is held.
+func (s *scheduler) committing() int { return len(s.claimed) - s.inFlight - s.readyCount }
+
 // candidates are the destinations with jobs due by now and a free slot.
 func (s *scheduler) candidates(cfg *Config, now int64) []candidate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inFlight >= cfg.Workers {
+	if s.inFlight >= cfg.Workers || s.committing() >= maxCommitting(cfg) {
 		return nil
 	}
 	var cands []candidate
+	defer func() {
+		if len(cands) > 0 {
+			s.passing = true
+		}
+	}()
 	for dest, st := range s.dests {
-		if st.nextDue <= now && s.perDest[dest] < cfg.PerDestination {
+		if s.perDest[dest] < cfg.PerDestination && (len(st.ready) > 0 || !st.idle && st.nextDue <= now) {
+			st.low = nil
 			cands = append(cands, candidate{dest, st.version, st.cursor})
 		}
 	}
+	// Destinations with no attempt running first: when Workers is what
+	// limits, they get the free slots before busy ones take more.
+	slices.SortStableFunc(cands, func(a, b candidate) int { return s.perDest[a.dest] - s.perDest[b.dest] })
 	return cands
+}
+
+// endPass ends what candidates started for a pass.
+func (s *scheduler) endPass() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.passing = false
+	clear(s.finishedInPass)
 }
 
 // scanDestination claims due jobs of one destination in due order until it
 // or the pool is saturated, and records what it learnt about the range.
-func (s *scheduler) scanDestination(cfg *Config, it *badger.Iterator, c candidate, now int64) claimResult {
+func (s *scheduler) scanDestination(cfg *Config, txn *badger.Txn, it *badger.Iterator, c candidate, now int64) claimResult {
+	if s.startReady(cfg, c.dest) == claimFull {
+		return claimFull
+	}
 	prefix := jobDestPrefix(c.dest)
 	start := prefix
 	if c.cursor != nil {
@@ -248,10 +386,27 @@ func (s *scheduler) scanDestination(cfg *Config, it *badger.Iterator, c candidat
 		j := job{id: id, due: due, dest: dest}
 		switch r := s.claim(cfg, j); r {
 		case claimFull, claimDestFull:
+			switch s.claimAhead(cfg, j) {
+			case claimBusy:
+				continue
+			case claimOK:
+				s.advance(c, it.Item().KeyCopy(nil))
+				if rec, ok := s.q.loadDue(txn, j); ok {
+					s.pushReady(j, rec)
+				} else {
+					s.unready(j)
+				}
+				continue
+			}
 			return r
 		case claimOK:
 			s.advance(c, it.Item().KeyCopy(nil))
-			go s.attempt(j)
+			if rec, ok := s.q.loadDue(txn, j); ok {
+				go s.attempt(readyJob{j: j, rec: rec})
+			} else {
+				s.freeSlot(j)
+				s.finish(j)
+			}
 		}
 	}
 	s.settle(c, 0, false)
@@ -259,9 +414,10 @@ func (s *scheduler) scanDestination(cfg *Config, it *badger.Iterator, c candidat
 }
 
 // settle records that c.dest has no unclaimed due job left in the pass's
-// snapshot: its next job is due at next (hasNext), or it has none at all.
-// If a note arrived since the candidate was taken, the snapshot may miss a
-// job, so the state is left for the next pass.
+// snapshot: its next job is due at next (hasNext), or it has none at or
+// after the cursor, and so (by the cursor's invariant) none at all. If a note
+// arrived since the candidate was taken, the snapshot may miss a job, so the
+// state is left for the next pass.
 func (s *scheduler) settle(c candidate, next int64, hasNext bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,34 +429,60 @@ func (s *scheduler) settle(c candidate, next int64, hasNext bool) {
 		st.nextDue = next
 		return
 	}
-	if c.cursor != nil {
-		// Nothing after the cursor; before it there may still be a job a
-		// cursor skipped. The destination stays due and the next pass looks
-		// from its start before forgetting it.
-		st.cursor = nil
-		return
-	}
 	// Jobs in flight note their destination again if they are rescheduled.
-	delete(s.dests, c.dest)
+	// The state stays, with its cursor, so the next job of this destination
+	// is looked for from there rather than from the first key.
+	st.idle = true
+	st.idleSince = time.Now()
 }
 
-// advance moves c.dest's cursor to key, the job just claimed, unless a note
-// arrived since the pass took c: that note may have rewound the cursor for a
-// job this pass's snapshot cannot see, and moving past it would skip the job.
+// advance moves c.dest's cursor to key, the job just claimed: every key the
+// pass passed over before it was claimed (in flight) or is gone. A job
+// committed after the pass's snapshot may sort before key, though, and the
+// snapshot cannot see it: its note is in low (or, if it comes after this,
+// moves the cursor back itself), so the cursor goes no further than low.
 func (s *scheduler) advance(c candidate, key []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.dests[c.dest]; st != nil && st.version == c.version {
-		st.cursor = key
+	st := s.dests[c.dest]
+	if st == nil {
+		return
 	}
+	if st.low != nil && bytes.Compare(st.low, key) < 0 {
+		key = st.low
+	}
+	st.cursor = key
 }
 
-// resetCursors makes the next passes scan every destination from its start.
-func (s *scheduler) resetCursors() {
+// resetCursors moves cursors back for the next passes: to the earliest job
+// whose outcome was lost (all false), or to each destination's first key
+// (all), and forgets destinations idle for long.
+func (s *scheduler) resetCursors(all bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, st := range s.dests {
-		st.cursor = nil
+	for dest, st := range s.dests {
+		if st.idle && s.perDest[dest] == 0 && len(st.ready) == 0 && !st.lostSet && time.Since(st.idleSince) > idleForget {
+			delete(s.dests, dest)
+			continue
+		}
+		switch {
+		case all:
+			st.cursor = nil
+			st.nextDue = 0
+		case st.lostSet:
+			if st.cursor != nil {
+				st.cursor = lowerKey(st.cursor, seekKey(dest, st.lost))
+			}
+			if st.idle {
+				st.nextDue = st.lost
+			}
+			st.nextDue = min(st.nextDue, st.lost)
+		default:
+			continue
+		}
+		st.idle = false
+		st.lostSet = false
+		st.version++
 	}
 }
 
@@ -310,6 +492,12 @@ func (s *scheduler) nextWake(now int64) time.Duration {
 	defer s.mu.Unlock()
 	wait := idlePoll
 	for dest, st := range s.dests {
+		if len(st.ready) > 0 && s.perDest[dest] == 0 {
+			wait = min(wait, 10*time.Millisecond)
+		}
+		if st.idle {
+			continue
+		}
 		if st.nextDue > now {
 			wait = min(wait, time.Duration(st.nextDue-now))
 		} else if s.perDest[dest] == 0 {
@@ -326,10 +514,13 @@ func (s *scheduler) nextWake(now int64) time.Duration {
 func (s *scheduler) claim(cfg *Config, j job) claimResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inFlight >= cfg.Workers {
+	if s.inFlight >= cfg.Workers || s.committing() >= maxCommitting(cfg) {
 		return claimFull
 	}
 	if _, busy := s.claimed[j.id]; busy {
+		return claimBusy
+	}
+	if _, stale := s.finishedInPass[j.id]; stale {
 		return claimBusy
 	}
 	if s.perDest[j.dest] >= cfg.PerDestination {
@@ -342,15 +533,137 @@ func (s *scheduler) claim(cfg *Config, j job) claimResult {
 	return claimOK
 }
 
-// release frees j's slot after its outcome is committed, so a new pass can
-// never see the job's old key while it is unclaimed.
-func (s *scheduler) release(j job) {
+// claimAhead claims j for its destination's ready jobs, unless those or all
+// ready jobs are at their bound (claimFull) or j is being attempted.
+func (s *scheduler) claimAhead(cfg *Config, j job) claimResult {
 	s.mu.Lock()
-	delete(s.claimed, j.id)
+	defer s.mu.Unlock()
+	if _, busy := s.claimed[j.id]; busy {
+		return claimBusy
+	}
+	if _, stale := s.finishedInPass[j.id]; stale {
+		return claimBusy
+	}
+	st := s.dests[j.dest]
+	if st == nil || s.readyCount >= cfg.Workers || len(st.ready) >= cfg.PerDestination || s.committing() >= maxCommitting(cfg) {
+		return claimFull
+	}
+	s.claimed[j.id] = struct{}{}
+	s.readyCount++
+	s.attempts.Add(1)
+	return claimOK
+}
+
+// pushReady queues a job claimed ahead, with its record.
+func (s *scheduler) pushReady(j job, rec record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.dests[j.dest]
+	r := readyJob{j: j, rec: rec}
+	if len(rec.Body) > maxHeldBody {
+		r.rec.Body, r.reload = nil, true
+	}
+	st.ready = append(st.ready, r)
+}
+
+// unready drops the claim of a job claimed ahead that is not to be attempted.
+func (s *scheduler) unready(j job) {
+	s.mu.Lock()
+	s.readyCount--
+	s.mu.Unlock()
+	s.finish(j)
+}
+
+// startReady starts dest's ready jobs while it and the pool have free slots.
+func (s *scheduler) startReady(cfg *Config, dest string) claimResult {
+	for {
+		s.mu.Lock()
+		st := s.dests[dest]
+		switch {
+		case st == nil || len(st.ready) == 0 || s.perDest[dest] >= cfg.PerDestination:
+			s.mu.Unlock()
+			return claimOK
+		case s.inFlight >= cfg.Workers:
+			s.mu.Unlock()
+			return claimFull
+		}
+		r := st.ready[0]
+		st.ready = st.ready[1:]
+		s.readyCount--
+		s.perDest[dest]++
+		s.inFlight++
+		s.mu.Unlock()
+		go s.attempt(r)
+	}
+}
+
+// next is what a worker does once j's HTTP exchange is over: it keeps its
+// slot for the destination's next ready job, if there is one and the
+// limits (which Configure may have lowered) allow, or gives the slot back.
+func (s *scheduler) next(j job) (readyJob, bool) {
+	cfg := s.q.config()
+	s.mu.Lock()
+	if st := s.dests[j.dest]; st != nil && len(st.ready) > 0 && !cfg.Paused && !s.q.closed.Load() &&
+		s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
+		r := st.ready[0]
+		st.ready = st.ready[1:]
+		s.readyCount--
+		s.mu.Unlock()
+		return r, true
+	}
+	s.mu.Unlock()
+	s.freeSlot(j)
+	return readyJob{}, false
+}
+
+// dropReady gives up every ready job (delivery paused, scheduler stopping).
+// Their keys are behind the cursors, which move back to them.
+func (s *scheduler) dropReady() {
+	var dropped []job
+	s.mu.Lock()
+	for dest, st := range s.dests {
+		for _, r := range st.ready {
+			dropped = append(dropped, r.j)
+			if st.cursor != nil {
+				st.cursor = lowerKey(st.cursor, seekKey(dest, r.j.due))
+			}
+			if st.idle {
+				st.idle = false
+				st.nextDue = r.j.due
+			}
+			st.nextDue = min(st.nextDue, r.j.due)
+			st.version++
+		}
+		st.ready = nil
+	}
+	s.readyCount = 0
+	s.mu.Unlock()
+	for _, j := range dropped {
+		s.finish(j)
+	}
+}
+
+// freeSlot gives back j's worker slot once its HTTP exchange is over; the
+// job itself stays claimed until finish.
+func (s *scheduler) freeSlot(j job) {
+	s.mu.Lock()
 	if s.perDest[j.dest]--; s.perDest[j.dest] <= 0 {
 		delete(s.perDest, j.dest)
 	}
 	s.inFlight--
+	s.mu.Unlock()
+	s.wake()
+}
+
+// finish drops j's claim after its outcome is committed (or the attempt
+// gave up), so a new pass can never see the job's old key while it is
+// unclaimed and not yet replaced.
+func (s *scheduler) finish(j job) {
+	s.mu.Lock()
+	delete(s.claimed, j.id)
+	if s.passing {
+		s.finishedInPass[j.id] = struct{}{}
+	}
 	s.mu.Unlock()
 	s.attempts.Done()
 	s.wake()
@@ -362,5 +675,5 @@ func (s *scheduler) inFlightCount() int {
 	return s.inFlight
 }
 
-// waitIdle waits until every started attempt has finished.
+// waitIdle waits until every started attempt has finished and been recorded.
 func (s *scheduler) waitIdle() { s.attempts.Wait() }

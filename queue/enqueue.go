@@ -22,8 +22,7 @@ var ErrClosed = errors.New("queue: closed")
 // the commit: from then on the events survive the process being killed (see
 // badgerOptions for why). Concurrent calls are not serialised here; Badger
 // groups their commits into shared writes. A message with an empty ID gets one.
-func (q *Queue) Enqueue(ctx context.Context, msgs []Message) (EnqueueResult, error) {
-	var res EnqueueResult
+func (q *Queue) Enqueue(ctx context.Context, msgs []Message) (res EnqueueResult, err error) {
 	if q.closed.Load() {
 		return res, ErrClosed
 	}
@@ -49,6 +48,17 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []Message) (EnqueueResult, err
 	dests := make(map[string]struct{}, 1)
 	w := newBatchWriter(q.db)
 	defer w.discard()
+	defer func() {
+		// A batch too big for one transaction is committed in parts: if a
+		// later part failed, the jobs of the earlier parts exist all the
+		// same, and the scheduler must hear of them (a note for a
+		// destination without jobs only costs one look).
+		if w.spilled && err != nil {
+			for dest := range dests {
+				q.sched.note(dest, nowNs)
+			}
+		}
+	}()
 	for i := range msgs {
 		m := &msgs[i]
 		id := m.ID
@@ -145,8 +155,9 @@ func destinationOf(rawURL string) string {
 // Badger reports it too big, so one Enqueue of a huge batch still succeeds
 // (as several commits) instead of failing.
 type batchWriter struct {
-	db  *badger.DB
-	txn *badger.Txn
+	db      *badger.DB
+	txn     *badger.Txn
+	spilled bool // a part was committed already
 }
 
 func newBatchWriter(db *badger.DB) *batchWriter {
@@ -161,6 +172,7 @@ func (w *batchWriter) set(e *badger.Entry) error {
 	if err := w.txn.Commit(); err != nil {
 		return err
 	}
+	w.spilled = true
 	w.txn = w.db.NewTransaction(true)
 	return w.txn.SetEntry(e)
 }

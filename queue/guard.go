@@ -189,7 +189,7 @@ func newGuardedTransport(settings func() guardSettings) *http.Transport {
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   32,
+		MaxIdleConnsPerHost:   256, // at least PerDestination: every attempt slot keeps its connection
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

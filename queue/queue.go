@@ -42,7 +42,9 @@ type Queue struct {
 
 	limits *dailyLimits
 	sched  *scheduler
-	stats  counters
+	// commits records attempt outcomes in shared transactions (commit.go).
+	commits *committer
+	stats   counters
 	// compact tracks when a drained queue was last flattened (gc.go).
 	compact compactState
 	// lifecycle orders Configure's start of the dispatcher against Close.
@@ -84,12 +86,14 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	q.sched = newScheduler(q)
+	q.commits = newCommitter(q)
 	depth, err := q.countJobs()
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("count queued jobs: %w", err)
 	}
 	q.stats.depth.Store(int64(depth))
+	go q.commits.run()
 	q.bgDone.Add(1)
 	go q.gcLoop()
 	return q, nil
@@ -180,6 +184,7 @@ func (q *Queue) Close() error {
 	q.lifecycle.Unlock()
 	q.bgDone.Wait()
 	q.sched.waitIdle()
+	q.commits.stop()
 	q.transport.CloseIdleConnections()
 	if err := q.db.Close(); err != nil {
 		return fmt.Errorf("close queue database: %w", err)

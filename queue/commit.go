@@ -1,0 +1,156 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+const (
+	// maxCommitBatch bounds how many attempt outcomes share a transaction.
+	maxCommitBatch = 128
+	// maxCommitBytes bounds what a shared transaction writes (bodies and
+	// receivers' answers), well inside Badger's transaction limit (15% of
+	// MemTableSize, about 600 KiB here); an outcome that does not fit waits
+	// for the next transaction.
+	maxCommitBytes = 256 << 10
+	// maxOutcomeConflicts is how often a shared transaction is tried again
+	// when an operator's Retry changed one of its records meanwhile.
+	maxOutcomeConflicts = 16
+)
+
+// outcome is a finished attempt waiting for its commit.
+type outcome struct {
+	j    job
+	res  attemptResult
+	cfg  *Config
+	ep   Endpoints
+	body []byte // the body the attempt sent
+
+	// Set by applyOutcome.
+	status       string
+	created      int64
+	endNs        int64
+	nextDue      int64
+	subscription string
+}
+
+// size estimates what applying o writes.
+func (o *outcome) size() int { return len(o.body) + len(o.res.body) + 512 }
+
+// committer records attempt outcomes in shared write transactions (group
+// commit): one goroutine takes every outcome that finished while the previous
+// transaction was committing and writes them together. Workers hand their
+// outcome over and are free for the next HTTP exchange at once, instead of
+// each waiting for a commit of its own. Under light load a batch is a single
+// outcome and waits for nothing; under load the batch grows by itself.
+//
+// The at-least-once promise is unchanged: a job's claim is dropped only after
+// the transaction holding its outcome is committed, and a process that dies
+// before that leaves the job key in place, due again at start.
+type committer struct {
+	q    *Queue
+	ch   chan *outcome
+	done chan struct{}
+}
+
+func newCommitter(q *Queue) *committer {
+	return &committer{q: q, ch: make(chan *outcome, 256), done: make(chan struct{})}
+}
+
+// submit queues o for the next shared transaction; it blocks only while the
+// committer is that far behind.
+func (c *committer) submit(o *outcome) { c.ch <- o }
+
+// stop ends the committer once every submitted outcome is recorded. It is
+// called after the scheduler stopped and every attempt finished.
+func (c *committer) stop() {
+	close(c.ch)
+	<-c.done
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	batch := make([]*outcome, 0, maxCommitBatch)
+	var carry *outcome
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			var ok bool
+			if first, ok = <-c.ch; !ok {
+				return
+			}
+		}
+		batch = append(batch[:0], first)
+		bytes := first.size()
+	fill:
+		for len(batch) < maxCommitBatch {
+			select {
+			case o, ok := <-c.ch:
+				if !ok {
+					break fill
+				}
+				if bytes+o.size() > maxCommitBytes {
+					carry = o
+					break fill
+				}
+				batch = append(batch, o)
+				bytes += o.size()
+			default:
+				break fill
+			}
+		}
+		c.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit records batch in one transaction, or each outcome on its own if
+// that fails, then finishes every attempt of the batch.
+func (c *committer) commit(batch []*outcome) {
+	q := c.q
+	errs := make([]error, len(batch))
+	if err := q.commitShared(batch, errs); err != nil {
+		for i, o := range batch {
+			errs[i] = q.commitOne(o)
+		}
+	}
+	for i, o := range batch {
+		q.recorded(o, errs[i])
+		q.sched.finish(o.j)
+	}
+}
+
+// commitShared applies every outcome of batch in one transaction, retried on
+// a conflict with an operator's Retry. An outcome whose record cannot be read
+// (errs) is left out; any other failure is returned, and nothing of the
+// batch is written.
+func (q *Queue) commitShared(batch []*outcome, errs []error) error {
+	var err error
+	for range maxOutcomeConflicts {
+		err = q.db.Update(func(txn *badger.Txn) error {
+			for i, o := range batch {
+				// applyOutcome reads the record before it writes anything,
+				// so an outcome whose record is gone leaves no trace here.
+				errs[i] = q.applyOutcome(txn, o)
+				if errs[i] != nil && !errors.Is(errs[i], ErrNotFound) {
+					return errs[i]
+				}
+			}
+			return nil
+		})
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("record attempts: %w", err)
+}
+
+// commitOne records o in a transaction of its own.
+func (q *Queue) commitOne(o *outcome) error {
+	return q.updateRecord(o.j.id, func(txn *badger.Txn, _ *record) error {
+		return q.applyOutcome(txn, o)
+	})
+}
