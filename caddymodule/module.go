@@ -91,13 +91,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	rt.redactor = h.compileRedactor()
-	switch h.Fanout {
-	case "", "all":
-		rt.fanout = matcher.FanoutAll
-	case "one":
-		rt.fanout = matcher.FanoutOne
-	default:
-		return fmt.Errorf("fanout must be all or one, got %q", h.Fanout)
+	fanout := h.Fanout
+	if fanout == "" {
+		fanout = "all"
+	}
+	if rt.fanout, err = matcher.ParseFanout(fanout); err != nil {
+		return err
 	}
 	switch h.Payload {
 	case "", "otys":
