@@ -200,9 +200,19 @@ func (in *instance) waitDepth(depth uint64, d time.Duration) (queueStats, error)
 
 // memory reads the process's resident set (now and peak) from /proc, in bytes.
 func (in *instance) memory() (rss, hwm int64) {
+	m := in.memoryDetail()
+	return m.rss, m.hwm
+}
+
+// memoryDetail is /proc/<pid>/status's resident set split into anonymous
+// memory (heap, stacks) and file pages mapped into the process (Badger
+// mmaps its tables and logs: those pages belong to the page cache).
+type memoryDetail struct{ rss, hwm, anon, file int64 }
+
+func (in *instance) memoryDetail() (m memoryDetail) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", in.cmd.Process.Pid))
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -214,12 +224,16 @@ func (in *instance) memory() (rss, hwm int64) {
 		kb, _ := strconv.ParseInt(fields[1], 10, 64)
 		switch fields[0] {
 		case "VmRSS:":
-			rss = kb << 10
+			m.rss = kb << 10
 		case "VmHWM:":
-			hwm = kb << 10
+			m.hwm = kb << 10
+		case "RssAnon:":
+			m.anon = kb << 10
+		case "RssFile:":
+			m.file = kb << 10
 		}
 	}
-	return rss, hwm
+	return m
 }
 
 // fetch GETs an admin path into a file (profiles).

@@ -519,7 +519,7 @@ func (b *bench) memory(r *report) error {
 	logf("memory: queueing %d events, receiver down", b.o.memN)
 	rss0, _ := in.memory()
 	stopSampling := make(chan struct{})
-	var peak atomic.Int64
+	var peak, peakAnon atomic.Int64
 	go func() {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
@@ -528,8 +528,12 @@ func (b *bench) memory(r *report) error {
 			case <-stopSampling:
 				return
 			case <-t.C:
-				if rss, _ := in.memory(); rss > peak.Load() {
-					peak.Store(rss)
+				m := in.memoryDetail()
+				if m.rss > peak.Load() {
+					peak.Store(m.rss)
+				}
+				if m.anon > peakAnon.Load() {
+					peakAnon.Store(m.anon)
 				}
 			}
 		}
@@ -544,7 +548,8 @@ func (b *bench) memory(r *report) error {
 	}
 	time.Sleep(settle)
 	close(stopSampling)
-	rss, hwm := in.memory()
+	detail := in.memoryDetail()
+	rss, hwm := detail.rss, detail.hwm
 	st, serr := in.stats()
 	if errs > 0 || serr != nil {
 		r.broke(fmt.Sprintf("memory fill: %d ok, %d errors, stats %v", ok, errs, serr))
@@ -559,8 +564,8 @@ func (b *bench) memory(r *report) error {
 			r.mem.runtime = memStatsLines(rt)
 		}
 	}
-	r.mem = memResult{runtime: r.mem.runtime, n: b.o.memN, depth: st.Depth, failed: st.Failed, rssStart: rss0, rss: rss, peak: max(peak.Load(), hwm), fill: fillTime}
-	logf("memory: %d queued in %s, depth %d, RSS %d MiB (peak %d MiB)", b.o.memN, fillTime.Round(time.Second), st.Depth, rss>>20, r.mem.peak>>20)
+	r.mem = memResult{runtime: r.mem.runtime, n: b.o.memN, depth: st.Depth, failed: st.Failed, rssStart: rss0, rss: rss, anon: detail.anon, file: detail.file, peakAnon: peakAnon.Load(), peak: max(peak.Load(), hwm), fill: fillTime}
+	logf("memory: %d queued in %s, depth %d, RSS %d MiB (anonymous %d MiB, file pages %d MiB; peak %d MiB, anonymous peak %d MiB)", b.o.memN, fillTime.Round(time.Second), st.Depth, rss>>20, detail.anon>>20, detail.file>>20, r.mem.peak>>20, r.mem.peakAnon>>20)
 	return nil
 }
 

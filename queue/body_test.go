@@ -38,9 +38,10 @@ func readEntry(t *testing.T, q *Queue, key []byte) entryInfo {
 	return info
 }
 
-// A failed attempt that will be retried rewrites only the small state entry: the body, stored once at Enqueue
-// under its own key, is not written again until the final outcome gives it the log's TTL.
-func TestFailedAttemptDoesNotRewriteBody(t *testing.T) {
+// The body is stored once, at Enqueue, under its own key and without a TTL: a failed attempt rewrites only the
+// small state entry, and the final outcome gives the state and index keys the log's TTL but leaves the body
+// alone (sweepBodies deletes it once the state has expired).
+func TestBodyIsWrittenOnce(t *testing.T) {
 	rc := newReceiver(t, statuses(500, 500, 200))
 	q := openQueue(t, "")
 	cfg := testConfig()
@@ -80,18 +81,20 @@ func TestFailedAttemptDoesNotRewriteBody(t *testing.T) {
 		t.Errorf("Retry of a pending item rewrote the body")
 	}
 
-	// Final: the body gets the log's TTL, like the state and the index keys.
+	// Final: the state and index keys get the log's TTL; the body is not written again.
 	if err := q.Retry(msg.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDelivered))
 	want := uint64(time.Now().Add(time.Hour).Unix())
-	final := readEntry(t, q, bodyKey(msg.ID))
-	if final.expiresAt < want-60 || final.expiresAt > want+60 || string(final.value) != string(msg.Body) {
-		t.Errorf("final body entry %+v, want the body expiring at about %d", final, want)
+	if final := readEntry(t, q, bodyKey(msg.ID)); final.version != body.version || final.expiresAt != 0 {
+		t.Errorf("final body entry %+v: the final outcome rewrote the body", final)
 	}
-	if s := readEntry(t, q, recordKey(msg.ID)); s.expiresAt != final.expiresAt {
-		t.Errorf("state expires at %d, body at %d: they must expire together", s.expiresAt, final.expiresAt)
+	if s := readEntry(t, q, recordKey(msg.ID)); s.expiresAt < want-60 || s.expiresAt > want+60 {
+		t.Errorf("state expires at %d, want about %d", s.expiresAt, want)
+	}
+	if i := readEntry(t, q, indexAllKey(msg.Created.UnixNano(), msg.ID)); i.expiresAt < want-60 || i.expiresAt > want+60 {
+		t.Errorf("index key expires at %d, want about %d", i.expiresAt, want)
 	}
 	reqs := rc.requests()
 	for i, r := range reqs {
@@ -100,10 +103,17 @@ func TestFailedAttemptDoesNotRewriteBody(t *testing.T) {
 		}
 	}
 
-	// Reopening a delivered item takes the TTL off the body again.
+	// Reopening a delivered item whose body an earlier version gave the log's TTL takes it off again, so the
+	// body cannot expire while the job is pending.
 	rc.setRespond(statuses(500))
 	cfg.Paused = true
 	q.Configure(cfg, newFakeEndpoints())
+	err := q.db.Update(func(txn *badger.Txn) error {
+		return txn.SetEntry(badger.NewEntry(bodyKey(msg.ID), msg.Body).WithTTL(time.Hour))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := q.Retry(msg.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +186,71 @@ func TestInlineBodyRecordOfEarlierVersion(t *testing.T) {
 	}
 	if got := logOf(t, q, msg.ID).RequestData; got != string(msg.Body) {
 		t.Errorf("request_data = %q", got)
+	}
+}
+
+// sweepBodies deletes the body of a log that has expired, and only that: not the body of a live log, not one
+// younger than sweepMinAge (a batch split over several commits writes bodies before their states), and not
+// one whose id does not come from NewMessageID (its age is unknown).
+func TestSweepBodies(t *testing.T) {
+	rc := newReceiver(t, statuses(200))
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.KeepLogs = time.Second
+	q.Configure(cfg, newFakeEndpoints())
+	expired := newMessage(rc.srv.URL)
+	enqueue(t, q, expired)
+	waitFor(t, 5*time.Second, statusIs(t, q, expired.ID, StatusDelivered))
+	cfg.Paused = true
+	q.Configure(cfg, newFakeEndpoints())
+	live := newMessage(rc.srv.URL)
+	enqueue(t, q, live)
+	young := NewMessageID()
+	foreign := "not-a-message-id"
+	err := q.db.Update(func(txn *badger.Txn) error {
+		for _, id := range []string{young, foreign} {
+			if err := txn.Set(bodyKey(id), []byte(`{}`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Badger's TTL has whole seconds and no clock to move: wait for the delivered log to expire.
+	waitFor(t, 5*time.Second, func() bool {
+		_, found, err := q.Log(expired.ID)
+		return err == nil && !found
+	})
+
+	if n, err := q.sweepBodies(time.Now()); err != nil || n != 0 {
+		t.Fatalf("sweep now: %d deleted, %v; want none (every orphan is younger than %s)", n, err, sweepMinAge)
+	}
+	if n, err := q.sweepBodies(time.Now().Add(sweepMinAge + time.Minute)); err != nil || n != 2 {
+		t.Fatalf("sweep after %s: %d deleted, %v; want 2 (the expired log's body and the young orphan)", sweepMinAge, n, err)
+	}
+	for id, want := range map[string]bool{expired.ID: false, young: false, live.ID: true, foreign: true} {
+		if got := readEntry(t, q, bodyKey(id)).found; got != want {
+			t.Errorf("body of %s there after the sweep: %v, want %v", id, got, want)
+		}
+	}
+	if got := logOf(t, q, live.ID).RequestData; got != string(live.Body) {
+		t.Errorf("the live log's request_data = %q", got)
+	}
+}
+
+func TestMessageIDTime(t *testing.T) {
+	before := time.Now().UnixMilli()
+	id := NewMessageID()
+	after := time.Now().UnixMilli()
+	ms, ok := messageIDTime(id)
+	if !ok || ms < before || ms > after {
+		t.Fatalf("messageIDTime(%s) = %d, %v; want between %d and %d", id, ms, ok, before, after)
+	}
+	for _, bad := range []string{"", "msg_", "msg_0123456789", "evt_01J0000000000000000000000", "msg_0000000000000000000000000!"} {
+		if _, ok := messageIDTime(bad); ok {
+			t.Errorf("messageIDTime(%q) accepted", bad)
+		}
 	}
 }

@@ -22,11 +22,10 @@ const (
 
 // outcome is a finished attempt waiting for its commit.
 type outcome struct {
-	j    job
-	res  attemptResult
-	cfg  *Config
-	ep   Endpoints
-	body []byte // the body the attempt sent
+	j   job
+	res attemptResult
+	cfg *Config
+	ep  Endpoints
 
 	// Set by applyOutcome.
 	status       string
@@ -37,7 +36,7 @@ type outcome struct {
 }
 
 // size estimates what applying o writes.
-func (o *outcome) size() int { return len(o.body) + len(o.res.body) + 512 }
+func (o *outcome) size() int { return len(o.res.body) + 512 }
 
 // committer records attempt outcomes in shared write transactions (group
 // commit): one goroutine takes every outcome that finished while the previous

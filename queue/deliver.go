@@ -62,11 +62,7 @@ func (s *scheduler) attempt(r readyJob) {
 		// is never still counted as in flight.
 		next, more := s.next(j)
 		if ok {
-			body := rec.Body
-			if len(body) > maxHeldBody {
-				body = nil // the commit reads it again
-			}
-			q.commits.submit(&outcome{j: j, res: res, cfg: cfg, ep: ep, body: body})
+			q.commits.submit(&outcome{j: j, res: res, cfg: cfg, ep: ep})
 		} else {
 			s.lose(j)
 			s.finish(j)
@@ -195,9 +191,9 @@ func describeTransportError(err error) string {
 }
 
 // applyOutcome writes o's outcome inside txn: the job is removed or moved to
-// its next due time and the log item updated. A failure that will be retried
-// rewrites only the small state entry; the body is written again only at the
-// final outcome, which gives it the log's TTL.
+// its next due time and the log item updated. Only the small state entry
+// (and, at the final outcome, the index keys with the log's TTL) is written:
+// the body, written once at Enqueue, is never rewritten (bodyEntry).
 func (q *Queue) applyOutcome(txn *badger.Txn, o *outcome) error {
 	cfg, res := o.cfg, o.res
 	end := cfg.Now()
@@ -248,11 +244,8 @@ func (q *Queue) applyOutcome(txn *badger.Txn, o *outcome) error {
 	rec.Status = o.status
 	rec.NextAttempt = 0
 	rec.Processed = endNs
-	if rec.Body == nil && o.body != nil {
-		// The body as the attempt read it: it never changes once queued,
-		// and this spares reading it again inside the write.
-		rec.Body = o.body
-	}
+	// The body stays as it is: it has no TTL (bodyEntry), and sweepBodies
+	// deletes it once this state has expired.
 	return setRecordIn(txn, &rec, cfg.KeepLogs)
 }
 

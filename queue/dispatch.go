@@ -51,7 +51,7 @@ type readyJob struct {
 	reload bool
 }
 
-// maxHeldBody is the largest body a ready job or a committing outcome keeps
+// maxHeldBody is the largest body a ready job keeps
 // in memory; bigger ones are read again when needed, so what waits beside
 // the attempts in flight stays small whatever max_body allows.
 const maxHeldBody = 64 << 10

@@ -40,9 +40,15 @@ func (q *Queue) gcLoop() {
 	}
 }
 
-// CollectGarbage compacts a drained queue (compactIfDrained), then runs
-// Badger's value-log GC until a round finds nothing worth rewriting.
+// CollectGarbage deletes the bodies of expired logs (sweepBodies), compacts
+// a drained queue (compactIfDrained), then runs Badger's value-log GC until a
+// round finds nothing worth rewriting.
 func (q *Queue) CollectGarbage() {
+	if n, err := q.sweepBodies(time.Now()); err != nil {
+		q.logger.Warn("delete bodies of expired logs", errField(err))
+	} else if n > 0 {
+		q.compact.swept.Add(uint64(n))
+	}
 	q.compactIfDrained()
 	for range gcRoundsPerRun {
 		err := q.db.RunValueLogGC(gcDiscardRatio)
@@ -67,8 +73,12 @@ func gcInterval() time.Duration {
 // compactState remembers what the last flatten already reclaimed.
 type compactState struct {
 	mu sync.Mutex
-	// finished is the count of final outcomes at the last flatten.
+	// finished is the count of final outcomes and swept bodies at the last
+	// flatten.
 	finished uint64
+	// swept counts bodies deleted by sweepBodies: deletions a flatten
+	// reclaims, like final outcomes.
+	swept atomic.Uint64
 	// at is when the last flatten ran, unix ns.
 	at int64
 	// expiry is the latest time a log item written by this process expires,
@@ -101,9 +111,11 @@ func (q *Queue) compactIfDrained() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now().UnixNano()
-	finished := q.stats.delivered.Load() + q.stats.dead.Load() + q.stats.gone.Load() + q.stats.limited.Load()
+	finished := q.stats.delivered.Load() + q.stats.dead.Load() + q.stats.gone.Load() + q.stats.limited.Load() + c.swept.Load()
 	expiry := c.expiry.Load()
-	stale := finished != c.finished || (expiry > c.at && now > expiry)
+	// c.at 0: the first run since the queue opened, which may hold what an
+	// earlier process deleted or let expire.
+	stale := c.at == 0 || finished != c.finished || (expiry > c.at && now > expiry)
 	if !stale {
 		return
 	}

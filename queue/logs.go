@@ -134,6 +134,9 @@ func (q *Queue) Retry(id string) error {
 		}
 		if reopened {
 			// The final outcome gave the log a TTL: take it off every entry.
+			if err := keepBodyIn(txn, rec.ID); err != nil {
+				return err
+			}
 			return setRecordIn(txn, rec, 0)
 		}
 		return setStateIn(txn, rec)

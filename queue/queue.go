@@ -46,6 +46,8 @@ type Queue struct {
 	stats   counters
 	// compact tracks when a drained queue was last flattened (gc.go).
 	compact compactState
+	// sweep is where the next sweep of expired logs' bodies starts (sweep.go).
+	sweep bodySweep
 	// lifecycle orders Configure's start of the dispatcher against Close.
 	lifecycle sync.Mutex
 	started   bool
@@ -95,6 +97,10 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 	go q.commits.run()
 	q.bgDone.Add(1)
 	go q.gcLoop()
+	if r := newMappedReleaser(dir); r != nil {
+		q.bgDone.Add(1)
+		go q.mappedLoop(r)
+	}
 	return q, nil
 }
 
@@ -121,24 +127,26 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 // write request). Those pages belong to the kernel's page cache, so they reach
 // the file even when the process dies with SIGKILL right after Commit.
 func badgerOptions(dir string, logger *zap.Logger) badger.Options {
-	return badger.DefaultOptions(dir).
+	opts := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{logger.Sugar().Named("badger")}).
 		WithLoggingLevel(badger.WARNING).
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(2 << 20).
+		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(8 << 20).
 		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(8 << 20).
-		WithValueThreshold(32 << 10).
-		WithValueLogFileSize(64 << 20).
+		WithValueThreshold(256).
+		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).
 		WithNumGoroutines(2).
 		WithMetricsEnabled(false)
+	opts.TableSizeMultiplier = 1
+	return opts
 }
 
 // Configure applies cfg and ep live; the first call starts the dispatcher.

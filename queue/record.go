@@ -27,13 +27,13 @@ func isFinal(status string) bool {
 }
 
 // record is one message with its delivery state and its log. It is stored
-// as two entries (store.go): the body under b/<id>, written at Enqueue and
-// again only when its TTL changes (final outcome, reopening Retry), and
-// everything else under r/<id>, a small entry that each attempt rewrites.
-// Storing the body once keeps the disk cost per queued event close to the
-// body size, and keeping it out of the per-attempt write keeps a failing
-// backlog from churning its bodies through Badger's memtables and
-// compactions. encode writes Body when it is set: the stored state leaves it
+// as two entries (store.go): the body under b/<id>, written once at Enqueue
+// (into Badger's value log, and deleted by sweepBodies when the log has
+// expired), and everything else under r/<id>, a small entry that each
+// attempt rewrites. Storing the body once keeps the disk cost per queued
+// event close to the body size, and keeping it out of the per-attempt write
+// keeps a failing backlog from churning its bodies through Badger's
+// memtables and compactions. encode writes Body when it is set: the stored state leaves it
 // empty, and records written by earlier versions carry it inline.
 type record struct {
 	ID              string

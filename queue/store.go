@@ -9,8 +9,8 @@ import (
 )
 
 // expiresAt is Badger's expiry (unix seconds) for ttl from now; 0 (never)
-// for ttl 0. Every entry of one record gets the same value, so they expire
-// together.
+// for ttl 0. The state and index entries of one record get the same value,
+// so they expire together.
 func expiresAt(ttl time.Duration) uint64 {
 	if ttl <= 0 {
 		return 0
@@ -27,30 +27,35 @@ func stateEntry(rec *record, exp uint64) *badger.Entry {
 	return e
 }
 
-func bodyEntry(rec *record, exp uint64) *badger.Entry {
-	e := badger.NewEntry(bodyKey(rec.ID), rec.Body)
-	e.ExpiresAt = exp
-	return e
+// bodyEntry is b/<id>, which never expires: a body is written once, at
+// Enqueue, and lives in Badger's value log. Giving it its record's TTL would
+// mean writing it again at the final outcome, when that TTL is known, and so
+// every delivered body twice into the value log. Instead sweepBodies deletes
+// the bodies whose record has expired.
+func bodyEntry(rec *record) *badger.Entry {
+	return badger.NewEntry(bodyKey(rec.ID), rec.Body)
 }
 
-// recordEntries are all the entries that store rec: its body, its state and
-// its two log index keys, all with the same TTL so an expired log leaves
-// nothing behind. ttl 0 means no expiry, used while a job is pending: a
-// queued event must never expire before it is delivered. The body comes
-// first: should a batch be split over several commits (batchWriter), a state
-// is never committed without its body.
-func recordEntries(rec *record, ttl time.Duration) []*badger.Entry {
-	exp := expiresAt(ttl)
+// indexEntries are rec's two log index keys.
+func indexEntries(rec *record, exp uint64) []*badger.Entry {
 	entries := []*badger.Entry{
-		bodyEntry(rec, exp),
-		stateEntry(rec, exp),
 		badger.NewEntry(indexAllKey(rec.Created, rec.ID), nil),
 		badger.NewEntry(indexClientKey(rec.ClientID, rec.Created, rec.ID), nil),
 	}
-	for _, e := range entries[2:] {
+	for _, e := range entries {
 		e.ExpiresAt = exp
 	}
 	return entries
+}
+
+// recordEntries are all the entries that store a new rec: its body, its
+// state and its two log index keys, the last three with ttl (0: none, used
+// while a job is pending; a queued event must never expire before it is
+// delivered). The body comes first: should a batch be split over several
+// commits (batchWriter), a state is never committed without its body.
+func recordEntries(rec *record, ttl time.Duration) []*badger.Entry {
+	exp := expiresAt(ttl)
+	return append([]*badger.Entry{bodyEntry(rec), stateEntry(rec, exp)}, indexEntries(rec, exp)...)
 }
 
 // getState reads the record of id inside txn without its body (loadBody
@@ -127,14 +132,18 @@ func (q *Queue) updateRecord(id string, change func(txn *badger.Txn, rec *record
 	return fmt.Errorf("update record %s: %w", id, err)
 }
 
-// setRecordIn writes all of rec (body, state, index keys) with ttl inside
-// txn, reading the body first if rec does not hold it: used when the TTL of
-// the record changes (final outcome, reopening Retry).
+// setRecordIn writes rec's state and index keys with ttl inside txn: used
+// when the TTL of the record changes (final outcome, reopening Retry). The
+// body is written only when rec holds it, which getState does only for a
+// record of an earlier version whose inline body moves to its own key here.
 func setRecordIn(txn *badger.Txn, rec *record, ttl time.Duration) error {
-	if err := loadBody(txn, rec); err != nil {
-		return err
+	if rec.Body != nil {
+		if err := txn.SetEntry(bodyEntry(rec)); err != nil {
+			return fmt.Errorf("write body %s: %w", rec.ID, err)
+		}
 	}
-	for _, e := range recordEntries(rec, ttl) {
+	exp := expiresAt(ttl)
+	for _, e := range append([]*badger.Entry{stateEntry(rec, exp)}, indexEntries(rec, exp)...) {
 		if err := txn.SetEntry(e); err != nil {
 			return fmt.Errorf("write record %s: %w", rec.ID, err)
 		}
@@ -148,7 +157,7 @@ func setRecordIn(txn *badger.Txn, rec *record, ttl time.Duration) error {
 // an earlier version, whose inline body moves to its own key here.
 func setStateIn(txn *badger.Txn, rec *record) error {
 	if rec.Body != nil {
-		if err := txn.SetEntry(bodyEntry(rec, 0)); err != nil {
+		if err := txn.SetEntry(bodyEntry(rec)); err != nil {
 			return fmt.Errorf("write body %s: %w", rec.ID, err)
 		}
 	}
@@ -156,6 +165,28 @@ func setStateIn(txn *badger.Txn, rec *record) error {
 		return fmt.Errorf("write record %s: %w", rec.ID, err)
 	}
 	return nil
+}
+
+// keepBodyIn takes the expiry off the body of id inside txn, if it has one:
+// versions before the value-log layout gave a body its record's TTL at the
+// final outcome, and a Retry that reopens such a record must not leave its
+// body to expire while the job is pending.
+func keepBodyIn(txn *badger.Txn, id string) error {
+	item, err := txn.Get(bodyKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read body %s: %w", id, err)
+	}
+	if item.ExpiresAt() == 0 {
+		return nil
+	}
+	body, err := item.ValueCopy(nil)
+	if err != nil {
+		return fmt.Errorf("read body %s: %w", id, err)
+	}
+	return txn.SetEntry(badger.NewEntry(bodyKey(id), body))
 }
 
 // countJobs counts the job keys, for Stats' depth after a restart.
