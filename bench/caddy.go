@@ -293,3 +293,36 @@ func memStatsLines(heap string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// mappedByKind sums the resident pages of the process's file mappings by file kind: Badger's tables (.sst),
+// value logs (.vlog) and memtable logs (.mem), and everything else (the executable, mostly). It reads
+// /proc/<pid>/smaps, which is slow for a big process: call it once, at the end.
+func (in *instance) mappedByKind() map[string]int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", in.cmd.Process.Pid))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[string]int64{}
+	kind := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			kind = ""
+			if len(fields) >= 6 && strings.HasPrefix(fields[5], "/") {
+				kind = "other"
+				for _, ext := range []string{".sst", ".vlog", ".mem"} {
+					if strings.HasSuffix(fields[len(fields)-1], ext) {
+						kind = ext
+					}
+				}
+			}
+		case len(fields) >= 2 && fields[0] == "Rss:" && kind != "":
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			out[kind] += kb << 10
+		}
+	}
+	return out
+}

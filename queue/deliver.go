@@ -83,10 +83,10 @@ func (s *scheduler) attempt(r readyJob) {
 // claim was already dropped when the pass took the job: such a claim dropped
 // during the pass makes claim refuse the job (scheduler.finishedInPass), so
 // a key an attempt just replaced is not taken for a due job.
-func (q *Queue) loadDue(txn *badger.Txn, j job) (record, bool) {
-	rec, err := getState(txn, j.id)
+func (q *Queue) loadDue(rd *passReader, j job) (record, bool) {
+	rec, err := rd.state(j.id)
 	if err == nil && !isFinal(rec.Status) && rec.NextAttempt == j.due {
-		err = loadBody(txn, &rec)
+		err = rd.body(&rec)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -305,8 +305,10 @@ func (s *scheduler) pass(cfg *Config) time.Duration {
 		opts.Prefix = prefixJob
 		it := txn.NewIterator(opts)
 		defer it.Close()
+		rd := newPassReader(txn)
+		defer rd.close()
 		for _, c := range cands {
-			if s.scanDestination(cfg, txn, it, c, now) == claimFull {
+			if s.scanDestination(cfg, rd, it, c, now) == claimFull {
 				return nil
 			}
 		}
@@ -361,7 +363,7 @@ func (s *scheduler) endPass() {
 
 // scanDestination claims due jobs of one destination in due order until it
 // or the pool is saturated, and records what it learnt about the range.
-func (s *scheduler) scanDestination(cfg *Config, txn *badger.Txn, it *badger.Iterator, c candidate, now int64) claimResult {
+func (s *scheduler) scanDestination(cfg *Config, rd *passReader, it *badger.Iterator, c candidate, now int64) claimResult {
 	if s.startReady(cfg, c.dest) == claimFull {
 		return claimFull
 	}
@@ -391,7 +393,7 @@ func (s *scheduler) scanDestination(cfg *Config, txn *badger.Txn, it *badger.Ite
 				continue
 			case claimOK:
 				s.advance(c, it.Item().KeyCopy(nil))
-				if rec, ok := s.q.loadDue(txn, j); ok {
+				if rec, ok := s.q.loadDue(rd, j); ok {
 					s.pushReady(j, rec)
 				} else {
 					s.unready(j)
@@ -401,7 +403,7 @@ func (s *scheduler) scanDestination(cfg *Config, txn *badger.Txn, it *badger.Ite
 			return r
 		case claimOK:
 			s.advance(c, it.Item().KeyCopy(nil))
-			if rec, ok := s.q.loadDue(txn, j); ok {
+			if rec, ok := s.q.loadDue(rd, j); ok {
 				go s.attempt(readyJob{j: j, rec: rec})
 			} else {
 				s.freeSlot(j)

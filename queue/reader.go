@@ -1,0 +1,103 @@
+package queue
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// readerMaxSteps is how many keys passReader steps over before it seeks
+// instead.
+const readerMaxSteps = 8
+
+// passReader reads the records of the jobs one scheduler pass claims, inside
+// the pass's transaction. A destination's jobs come in due order, which for
+// a backlog is the order they were queued in, and message ids sort by
+// creation time, so the states (r/<id>) and bodies (b/<id>) of consecutive
+// jobs are mostly neighbours. An iterator that steps from one to the next
+// costs a fraction of Txn.Get, which walks every level of the tree (bloom
+// filters, table indexes) for each key: on a drain that lookup was a tenth of
+// the delivering process's CPU.
+type passReader struct {
+	txn            *badger.Txn
+	states, bodies *badger.Iterator
+}
+
+func newPassReader(txn *badger.Txn) *passReader { return &passReader{txn: txn} }
+
+// close releases the iterators; it must run before the transaction ends.
+func (r *passReader) close() {
+	for _, it := range []*badger.Iterator{r.states, r.bodies} {
+		if it != nil {
+			it.Close()
+		}
+	}
+}
+
+// find positions *it (created on first use over prefix) at key and returns
+// its item, or nil when key is not there (deleted, expired, never written).
+func (r *passReader) find(it **badger.Iterator, prefix, key []byte) *badger.Item {
+	if *it == nil {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
+		*it = r.txn.NewIterator(opts)
+		(*it).Seek(key)
+	} else {
+		for steps := 0; ; steps++ {
+			if !(*it).Valid() || steps == readerMaxSteps {
+				(*it).Seek(key)
+				break
+			}
+			c := bytes.Compare((*it).Item().Key(), key)
+			if c == 0 {
+				break
+			}
+			if c > 0 {
+				(*it).Seek(key) // key is behind, or not there
+				break
+			}
+			(*it).Next()
+		}
+	}
+	if (*it).Valid() && bytes.Equal((*it).Item().Key(), key) {
+		return (*it).Item()
+	}
+	return nil
+}
+
+// state is getState through the reader.
+func (r *passReader) state(id string) (record, error) {
+	item := r.find(&r.states, prefixRecord, recordKey(id))
+	if item == nil {
+		return record{}, ErrNotFound
+	}
+	var rec record
+	err := item.Value(func(v []byte) error {
+		var derr error
+		rec, derr = decodeRecord(v)
+		return derr
+	})
+	if err != nil {
+		return record{}, fmt.Errorf("decode record %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// body is loadBody through the reader.
+func (r *passReader) body(rec *record) error {
+	if rec.Body != nil {
+		return nil
+	}
+	item := r.find(&r.bodies, prefixBody, bodyKey(rec.ID))
+	if item == nil {
+		return nil // an empty body of an earlier version's record
+	}
+	var err error
+	rec.Body, err = item.ValueCopy(nil)
+	if err != nil {
+		return fmt.Errorf("read body %s: %w", rec.ID, err)
+	}
+	return nil
+}
