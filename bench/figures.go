@@ -385,12 +385,13 @@ func (b *bench) drain(r *report) error {
 		if err := in.reload(in.caddyfile(b.upAddr, block(in))); err != nil {
 			return err
 		}
-		if p == 0 && b.o.profile > 0 {
+		// The last pair is profiled: its queue holds the logs of every earlier pair, like a queue in use.
+		if p == b.o.drainPairs-1 && b.o.profile > 0 {
 			cpu := filepath.Join(b.outDir, "cpu-drain.pprof")
 			if err := in.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(b.o.profile.Seconds()/2))), cpu); err != nil {
 				r.broke(fmt.Sprintf("profile drain: %v", err))
 			} else {
-				r.profiles = append(r.profiles, profile{name: "drain (delivery workers emptying the backlog)", cpu: pprofTop(b.bin, cpu),
+				r.profiles = append(r.profiles, profile{name: "drain (delivery workers emptying the backlog, last pair)", cpu: pprofTop(b.bin, cpu),
 					cumCPU: pprofTop("-cum", "-show=sidehook/sidehook", b.bin, cpu), files: []string{cpu}})
 			}
 		}

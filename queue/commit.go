@@ -3,6 +3,8 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -126,16 +128,34 @@ func (c *committer) commit(batch []*outcome) {
 // a conflict with an operator's Retry. An outcome whose record cannot be read
 // (errs) is left out; any other failure is returned, and nothing of the
 // batch is written.
+//
+// The records are read in id order through a passReader: the outcomes of one
+// batch are mostly of jobs queued one after the other, whose states are
+// neighbours, and stepping an iterator costs less than a Txn.Get per record.
+// Iterator reads join the transaction's read set like Get's, so conflict
+// detection is unchanged.
 func (q *Queue) commitShared(batch []*outcome, errs []error) error {
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(batch[a].j.id, batch[b].j.id) })
 	var err error
 	for range maxOutcomeConflicts {
 		err = q.db.Update(func(txn *badger.Txn) error {
-			for i, o := range batch {
-				// applyOutcome reads the record before it writes anything,
-				// so an outcome whose record is gone leaves no trace here.
-				errs[i] = q.applyOutcome(txn, o)
-				if errs[i] != nil && !errors.Is(errs[i], ErrNotFound) {
-					return errs[i]
+			rd := newPassReader(txn)
+			defer rd.close()
+			for _, i := range order {
+				o := batch[i]
+				// A record that is gone is left out: nothing of its outcome
+				// is written.
+				rec, err := rd.state(o.j.id)
+				if err == nil {
+					err = q.applyOutcome(txn, rec, o)
+				}
+				errs[i] = err
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return err
 				}
 			}
 			return nil
@@ -149,7 +169,7 @@ func (q *Queue) commitShared(batch []*outcome, errs []error) error {
 
 // commitOne records o in a transaction of its own.
 func (q *Queue) commitOne(o *outcome) error {
-	return q.updateRecord(o.j.id, func(txn *badger.Txn, _ *record) error {
-		return q.applyOutcome(txn, o)
+	return q.updateRecord(o.j.id, func(txn *badger.Txn, rec *record) error {
+		return q.applyOutcome(txn, *rec, o)
 	})
 }

@@ -194,14 +194,13 @@ func describeTransportError(err error) string {
 // its next due time and the log item updated. Only the small state entry
 // (and, at the final outcome, the index keys with the log's TTL) is written:
 // the body, written once at Enqueue, is never rewritten (bodyEntry).
-func (q *Queue) applyOutcome(txn *badger.Txn, o *outcome) error {
+//
+// rec is the record's current state, read inside txn so that a concurrent
+// change of it (an operator's Retry) makes the commit conflict and start over.
+func (q *Queue) applyOutcome(txn *badger.Txn, rec record, o *outcome) error {
 	cfg, res := o.cfg, o.res
 	end := cfg.Now()
 	endNs := end.UnixNano()
-	rec, err := getState(txn, o.j.id)
-	if err != nil {
-		return err
-	}
 	o.created = rec.Created
 	if rec.NextAttempt != 0 {
 		if err := txn.Delete(rec.jobKey()); err != nil {

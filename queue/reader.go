@@ -11,11 +11,11 @@ import (
 // instead.
 const readerMaxSteps = 8
 
-// passReader reads the records of the jobs one scheduler pass claims, inside
-// the pass's transaction. A destination's jobs come in due order, which for
-// a backlog is the order they were queued in, and message ids sort by
-// creation time, so the states (r/<id>) and bodies (b/<id>) of consecutive
-// jobs are mostly neighbours. An iterator that steps from one to the next
+// passReader reads the records of many jobs inside one transaction: those a
+// scheduler pass claims, and those whose outcomes a shared commit records. A
+// destination's jobs come in due order, which for a backlog is the order they
+// were queued in, and message ids sort by creation time, so the states
+// (r/<id>) and bodies (b/<id>) of consecutive jobs are mostly neighbours. An iterator that steps from one to the next
 // costs a fraction of Txn.Get, which walks every level of the tree (bloom
 // filters, table indexes) for each key: on a drain that lookup was a tenth of
 // the delivering process's CPU.
