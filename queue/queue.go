@@ -116,8 +116,12 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 //     runs up to 8 + 5 builders at once, each starting from twice its table
 //     size, and Badger pools up to 8 builder allocators at the largest size
 //     they grew to. Tables are therefore 512 KiB on every level
-//     (TableSizeMultiplier 1; Badger's default doubles them per level), and
-//     memtables 8 MiB (a flush builds its table from twice that).
+//     (TableSizeMultiplier 1; Badger's default doubles them per level).
+//   - Memtables stay 16 MiB: with 8 MiB the flushes and L0 compactions came
+//     twice as often, and the matched-and-queued throughput (every matched
+//     call waits on its write) fell from 0.87 to 0.84 of bare reverse_proxy,
+//     under its bar of 0.85; 1 MiB tables instead of 512 KiB changed nothing
+//     measurable there.
 //   - No compression: with Snappy a builder measures its table by the
 //     compressed size of the blocks compressed so far, which lags, so it kept
 //     several times the table size in memory (anonymous memory 245 MiB
@@ -142,7 +146,7 @@ func badgerOptions(dir string, logger *zap.Logger) badger.Options {
 		WithLoggingLevel(badger.WARNING).
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(16 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
