@@ -56,6 +56,7 @@ func (s *scheduler) attempt(r readyJob) {
 		var res attemptResult
 		if ok {
 			res = q.deliver(cfg, ep, &rec)
+			s.observe(j.dest, res)
 		}
 		// Take the next job (or give the slot back) before handing the
 		// outcome over, so that once an outcome is committed its slot

@@ -90,6 +90,9 @@ type destState struct {
 	// the cursor. The next lost-retry round moves the cursor back to it.
 	lost    int64
 	lostSet bool
+	// breaker holds the destination back while it answers nothing
+	// (breaker.go).
+	breaker breaker
 }
 
 // scheduler starts attempts for due jobs within Workers in all and
@@ -341,7 +344,11 @@ func (s *scheduler) candidates(cfg *Config, now int64) []candidate {
 			s.passing = true
 		}
 	}()
+	wall := time.Now().UnixNano()
 	for dest, st := range s.dests {
+		if st.breaker.waiting(wall) || st.breaker.open() && s.perDest[dest] > 0 {
+			continue // cooling down, or its probe is running
+		}
 		if s.perDest[dest] < cfg.PerDestination && (len(st.ready) > 0 || !st.idle && st.nextDue <= now) {
 			st.low = nil
 			cands = append(cands, candidate{dest, st.version, st.cursor})
@@ -493,7 +500,14 @@ func (s *scheduler) nextWake(now int64) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wait := idlePoll
+	wall := time.Now().UnixNano()
 	for dest, st := range s.dests {
+		if st.breaker.waiting(wall) {
+			if !st.idle {
+				wait = min(wait, time.Duration(st.breaker.until-wall))
+			}
+			continue
+		}
 		if len(st.ready) > 0 && s.perDest[dest] == 0 {
 			wait = min(wait, 10*time.Millisecond)
 		}
@@ -525,7 +539,11 @@ func (s *scheduler) claim(cfg *Config, j job) claimResult {
 	if _, stale := s.finishedInPass[j.id]; stale {
 		return claimBusy
 	}
-	if s.perDest[j.dest] >= cfg.PerDestination {
+	limit := cfg.PerDestination
+	if st := s.dests[j.dest]; st != nil && st.breaker.open() {
+		limit = 1 // one probe at a time
+	}
+	if s.perDest[j.dest] >= limit {
 		return claimDestFull
 	}
 	s.claimed[j.id] = struct{}{}
@@ -547,7 +565,7 @@ func (s *scheduler) claimAhead(cfg *Config, j job) claimResult {
 		return claimBusy
 	}
 	st := s.dests[j.dest]
-	if st == nil || s.readyCount >= cfg.Workers || len(st.ready) >= cfg.PerDestination || s.committing() >= maxCommitting(cfg) {
+	if st == nil || st.breaker.open() || s.readyCount >= cfg.Workers || len(st.ready) >= cfg.PerDestination || s.committing() >= maxCommitting(cfg) {
 		return claimFull
 	}
 	s.claimed[j.id] = struct{}{}
@@ -582,7 +600,7 @@ func (s *scheduler) startReady(cfg *Config, dest string) claimResult {
 		s.mu.Lock()
 		st := s.dests[dest]
 		switch {
-		case st == nil || len(st.ready) == 0 || s.perDest[dest] >= cfg.PerDestination:
+		case st == nil || len(st.ready) == 0 || st.breaker.open() || s.perDest[dest] >= cfg.PerDestination:
 			s.mu.Unlock()
 			return claimOK
 		case s.inFlight >= cfg.Workers:
@@ -605,7 +623,7 @@ func (s *scheduler) startReady(cfg *Config, dest string) claimResult {
 func (s *scheduler) next(j job) (readyJob, bool) {
 	cfg := s.q.config()
 	s.mu.Lock()
-	if st := s.dests[j.dest]; st != nil && len(st.ready) > 0 && !cfg.Paused && !s.q.closed.Load() &&
+	if st := s.dests[j.dest]; st != nil && len(st.ready) > 0 && !st.breaker.open() && !cfg.Paused && !s.q.closed.Load() &&
 		s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
 		r := st.ready[0]
 		st.ready = st.ready[1:]
@@ -620,10 +638,20 @@ func (s *scheduler) next(j job) (readyJob, bool) {
 
 // dropReady gives up every ready job (delivery paused, scheduler stopping).
 // Their keys are behind the cursors, which move back to them.
-func (s *scheduler) dropReady() {
+func (s *scheduler) dropReady() { s.dropReadyWhere(func(string) bool { return true }) }
+
+// dropReadyOf gives up dest's ready jobs (its breaker opened).
+func (s *scheduler) dropReadyOf(dest string) {
+	s.dropReadyWhere(func(d string) bool { return d == dest })
+}
+
+func (s *scheduler) dropReadyWhere(match func(dest string) bool) {
 	var dropped []job
 	s.mu.Lock()
 	for dest, st := range s.dests {
+		if !match(dest) {
+			continue
+		}
 		for _, r := range st.ready {
 			dropped = append(dropped, r.j)
 			if st.cursor != nil {
@@ -636,9 +664,9 @@ func (s *scheduler) dropReady() {
 			st.nextDue = min(st.nextDue, r.j.due)
 			st.version++
 		}
+		s.readyCount -= len(st.ready)
 		st.ready = nil
 	}
-	s.readyCount = 0
 	s.mu.Unlock()
 	for _, j := range dropped {
 		s.finish(j)
