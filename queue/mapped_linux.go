@@ -21,11 +21,12 @@ import (
 // database as its own memory (about 700 MiB at 1M small events), although
 // nothing in it is needed until the events are delivered.
 //
-// releaseMapped gives those pages back with madvise(MADV_PAGEOUT) once the
+// mappedLoop gives those pages back with madvise(MADV_PAGEOUT) once the
 // process's mapped file pages have grown by more than mappedBudget since the
-// queue opened: the kernel writes back what is dirty and frees what is clean,
-// and a later read faults the page in again from disk, which is what a
-// database reading with pread(2) would do. MADV_PAGEOUT (Linux 5.4) never
+// queue opened: the kernel frees the clean ones (release starts the
+// writeback of the value logs first, so that theirs are clean by the next
+// round), and a later read faults the page in again from disk, which is what
+// a database reading with pread(2) would do. MADV_PAGEOUT (Linux 5.4) never
 // changes a page's content, which matters because a mapping read from
 // /proc/self/maps can be unmapped by Badger and its addresses reused (by the
 // Go runtime, say) before the call: MADV_DONTNEED would zero such memory,
@@ -50,9 +51,13 @@ type mappedReleaser struct {
 }
 
 func newMappedReleaser(dir string) *mappedReleaser {
+	// /proc/self/maps names files by their real path.
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
 	}
 	rss, _ := residentFilePages()
 	return &mappedReleaser{dir: abs, baseline: rss}
