@@ -84,3 +84,37 @@ func TestUnreachableDestinationIsProbedNotHammered(t *testing.T) {
 		t.Errorf("breaker still open (cooldown %s) after deliveries succeeded", c)
 	}
 }
+
+// A job claimed ahead while its destination's breaker was closed, whose record the pass finishes reading after
+// the breaker opened, is given back rather than left in the ready list, where nothing would take it while the
+// breaker is open and it would be stranded behind the cursor.
+func TestJobClaimedAheadIsGivenBackWhenTheBreakerOpens(t *testing.T) {
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.Paused = true // the scheduler's own passes stay out of the way
+	q.Configure(cfg, newFakeEndpoints())
+	s := q.sched
+	const dest = "127.0.0.1:9"
+	j := job{id: NewMessageID(), due: time.Now().UnixNano(), dest: dest}
+	s.note(dest, j.due)
+	s.mu.Lock()
+	s.dests[dest].cursor = jobKey(dest, j.due+1, "z") // a pass has moved on past the job
+	s.mu.Unlock()
+	if r := s.claimAhead(s.q.config(), j); r != claimOK {
+		t.Fatalf("claimAhead = %v", r)
+	}
+	s.observe(dest, attemptResult{requested: true, reason: "connection refused"})
+	s.pushReady(j, record{ID: j.id})
+
+	s.mu.Lock()
+	st := s.dests[dest]
+	_, claimed := s.claimed[j.id]
+	ready, readyCount, cursor, low := len(st.ready), s.readyCount, st.cursor, st.low
+	s.mu.Unlock()
+	if ready != 0 || readyCount != 0 || claimed {
+		t.Errorf("after the breaker opened: %d ready, readyCount %d, still claimed %v; want the job given back", ready, readyCount, claimed)
+	}
+	if want := seekKey(dest, j.due); string(cursor) != string(want) || string(low) != string(want) {
+		t.Errorf("cursor %x, low %x; want both back at the job, %x", cursor, low, want)
+	}
+}

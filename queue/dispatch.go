@@ -541,6 +541,9 @@ func (s *scheduler) claim(cfg *Config, j job) claimResult {
 	}
 	limit := cfg.PerDestination
 	if st := s.dests[j.dest]; st != nil && st.breaker.open() {
+		if st.breaker.waiting(time.Now().UnixNano()) {
+			return claimDestFull // opened while this pass ran
+		}
 		limit = 1 // one probe at a time
 	}
 	if s.perDest[j.dest] >= limit {
@@ -575,15 +578,46 @@ func (s *scheduler) claimAhead(cfg *Config, j job) claimResult {
 }
 
 // pushReady queues a job claimed ahead, with its record.
+//
+// A breaker that opened since claimAhead (an attempt of the destination got
+// no answer while the pass read the record) gives the job back instead:
+// ready jobs wait for nothing while it is open.
 func (s *scheduler) pushReady(j job, rec record) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := s.dests[j.dest]
+	if st.breaker.open() {
+		s.giveBack(st, j)
+		s.readyCount--
+		s.mu.Unlock()
+		s.finish(j)
+		return
+	}
 	r := readyJob{j: j, rec: rec}
 	if len(rec.Body) > maxHeldBody {
 		r.rec.Body, r.reload = nil, true
 	}
 	st.ready = append(st.ready, r)
+	s.mu.Unlock()
+}
+
+// giveBack makes a claimed job that will not be attempted now due again
+// for the next passes: its key is behind the cursor, which moves back to it,
+// and a pass running now may not advance the cursor past it (low). s.mu is
+// held; the caller drops the claim (finish) after unlocking.
+func (s *scheduler) giveBack(st *destState, j job) {
+	k := seekKey(j.dest, j.due)
+	if st.cursor != nil {
+		st.cursor = lowerKey(st.cursor, k)
+	}
+	if st.low == nil || bytes.Compare(k, st.low) < 0 {
+		st.low = k
+	}
+	if st.idle {
+		st.idle = false
+		st.nextDue = j.due
+	}
+	st.nextDue = min(st.nextDue, j.due)
+	st.version++
 }
 
 // unready drops the claim of a job claimed ahead that is not to be attempted.
@@ -654,15 +688,7 @@ func (s *scheduler) dropReadyWhere(match func(dest string) bool) {
 		}
 		for _, r := range st.ready {
 			dropped = append(dropped, r.j)
-			if st.cursor != nil {
-				st.cursor = lowerKey(st.cursor, seekKey(dest, r.j.due))
-			}
-			if st.idle {
-				st.idle = false
-				st.nextDue = r.j.due
-			}
-			st.nextDue = min(st.nextDue, r.j.due)
-			st.version++
+			s.giveBack(st, r.j)
 		}
 		s.readyCount -= len(st.ready)
 		st.ready = nil
