@@ -23,7 +23,7 @@ import (
 //
 // mappedLoop gives those pages back with madvise(MADV_PAGEOUT) once the
 // process's mapped file pages have grown by more than mappedBudget since the
-// queue opened (or since the last release): the kernel frees the clean ones (release starts the
+// queue opened: the kernel frees the clean ones (release starts the
 // writeback of the value logs first, so that theirs are clean by the next
 // round), and a later read faults the page in again from disk, which is what
 // a database reading with pread(2) would do. MADV_PAGEOUT (Linux 5.4) never
@@ -36,6 +36,9 @@ const (
 	// over what they were when the queue opened before they are released:
 	// enough for the tables and value log a busy queue reads again soon.
 	mappedBudget = 32 << 20
+	// mappedStep is the growth since the last release that a new one waits
+	// for (see mappedLoop).
+	mappedStep = 8 << 20
 	// mappedCheck is how often the resident set is looked at: one read of
 	// /proc/self/status (about 10 µs). A queue filling at full speed maps
 	// some 10 MiB of new tables and value log in that time.
@@ -46,10 +49,9 @@ const (
 // mappedReleaser releases the resident pages of one queue directory's
 // mapped files.
 type mappedReleaser struct {
-	dir string
-	// baseline is the process's RssFile when the queue opened, then what
-	// was left right after the last release.
-	baseline int64
+	dir      string
+	baseline int64 // RssFile of the process when the queue opened
+	left     int64 // RssFile right after the last release
 }
 
 func newMappedReleaser(dir string) *mappedReleaser {
@@ -77,20 +79,20 @@ func (q *Queue) mappedLoop(r *mappedReleaser) {
 		case <-ticker.C:
 		}
 		rss, err := residentFilePages()
-		if err != nil || rss-r.baseline <= mappedBudget {
+		// What a release cannot free (the memtables' logs, which Badger is
+		// writing, dirty pages still being written back, the executable's
+		// own pages) could keep RssFile over the budget and make every check
+		// release again, paging out what a drain is reading: the next
+		// release also waits for mappedStep of growth past what was left.
+		if err != nil || rss-r.baseline <= mappedBudget || rss-r.left <= mappedStep {
 			continue
 		}
 		if err := r.release(); err != nil {
 			q.logger.Warn("releasing the queue's mapped pages is not possible here; they stay resident", errField(err))
 			return
 		}
-		// What a release cannot free (the memtables' logs, which Badger is
-		// writing, dirty pages still being written back, the executable's
-		// own pages) would otherwise keep RssFile over the budget and make
-		// every check release again, paging out what a drain is reading.
-		// The next release waits for a budget's growth past what is left.
 		if left, err := residentFilePages(); err == nil {
-			r.baseline = left
+			r.left = left
 		}
 	}
 }
