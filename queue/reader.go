@@ -73,16 +73,7 @@ func (r *passReader) state(id string) (record, error) {
 	if item == nil {
 		return record{}, ErrNotFound
 	}
-	var rec record
-	err := item.Value(func(v []byte) error {
-		var derr error
-		rec, derr = decodeRecord(v)
-		return derr
-	})
-	if err != nil {
-		return record{}, fmt.Errorf("decode record %s: %w", id, err)
-	}
-	return rec, nil
+	return stateOf(item, id)
 }
 
 // body is loadBody through the reader.

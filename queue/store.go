@@ -69,8 +69,13 @@ func getState(txn *badger.Txn, id string) (record, error) {
 	if err != nil {
 		return record{}, fmt.Errorf("read record %s: %w", id, err)
 	}
+	return stateOf(item, id)
+}
+
+// stateOf decodes the state item of id (getState, passReader.state).
+func stateOf(item *badger.Item, id string) (record, error) {
 	var rec record
-	err = item.Value(func(v []byte) error {
+	err := item.Value(func(v []byte) error {
 		var derr error
 		rec, derr = decodeRecord(v)
 		return derr
