@@ -136,10 +136,12 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 // SyncWrites stays false. The at-least-once promise is about the process being
 // killed, not the machine losing power: a committed transaction has been
 // copied into the memtable's write-ahead log (memTable.Put -> logFile.writeEntry
-// copies into lf.Data, an mmap'd shared file mapping) and, for large values,
-// into the mmap'd value log, before Txn.Commit returns (Commit waits on the
-// write request). Those pages belong to the kernel's page cache, so they reach
-// the file even when the process dies with SIGKILL right after Commit.
+// copies into lf.Data, an mmap'd shared file mapping) and, for values over
+// ValueThreshold (every body), into the mmap'd value log, before Txn.Commit
+// returns (Commit waits on the write request). Those pages belong to the
+// kernel's page cache, so they reach the file even when the process dies with
+// SIGKILL right after Commit. The page releaser (mapped_linux.go) does not
+// weaken this: reclaim frees clean pages only, never a dirty one.
 func badgerOptions(dir string, logger *zap.Logger) badger.Options {
 	opts := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{logger.Sugar().Named("badger")}).
