@@ -218,10 +218,7 @@ func (s *scheduler) lose(j job) {
 // the backlog.
 func (s *scheduler) discover() error {
 	return s.q.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefixJob
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, prefixJob)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); {
 			dest, due, _, err := parseJobKey(it.Item().Key())
@@ -301,12 +298,8 @@ func (s *scheduler) pass(cfg *Config) time.Duration {
 	}
 	defer s.endPass()
 	err := s.q.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		// Only keys are needed: a job's value is empty, and not prefetching
-		// spares the iterator reading ahead PrefetchSize items per seek.
-		opts.PrefetchValues = false
-		opts.Prefix = prefixJob
-		it := txn.NewIterator(opts)
+		// Only keys are needed: a job's value is empty.
+		it := keyIterator(txn, prefixJob)
 		defer it.Close()
 		rd := newPassReader(txn)
 		defer rd.close()

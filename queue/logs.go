@@ -53,10 +53,7 @@ func (q *Queue) Logs(query LogQuery) ([]LogItem, error) {
 	}
 	var items []LogItem
 	err := q.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefix
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, prefix)
 		defer it.Close()
 		scanned := 0
 		for it.Rewind(); it.Valid() && len(items) < limit && scanned < maxLogScan; it.Next() {

@@ -39,10 +39,7 @@ func (r *passReader) close() {
 // its item, or nil when key is not there (deleted, expired, never written).
 func (r *passReader) find(it **badger.Iterator, prefix, key []byte) *badger.Item {
 	if *it == nil {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefix
-		*it = r.txn.NewIterator(opts)
+		*it = keyIterator(r.txn, prefix)
 		(*it).Seek(key)
 	} else {
 		for steps := 0; ; steps++ {

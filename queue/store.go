@@ -194,14 +194,22 @@ func keepBodyIn(txn *badger.Txn, id string) error {
 	return txn.SetEntry(badger.NewEntry(bodyKey(id), body))
 }
 
+// keyIterator iterates the keys under prefix without reading values ahead:
+// every scan of the queue walks keys (jobs, log index, bodies) and reads a
+// value, if at all, for a few of them, so prefetching would read ahead
+// PrefetchSize values per seek for nothing.
+func keyIterator(txn *badger.Txn, prefix []byte) *badger.Iterator {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	return txn.NewIterator(opts)
+}
+
 // countJobs counts the job keys, for Stats' depth after a restart.
 func (q *Queue) countJobs() (uint64, error) {
 	var n uint64
 	err := q.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefixJob
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, prefixJob)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			n++

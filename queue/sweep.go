@@ -44,10 +44,7 @@ func (q *Queue) sweepBodies(now time.Time) (int, error) {
 	var orphans [][]byte
 	var next []byte
 	err := q.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefix
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, prefix)
 		defer it.Close()
 		start := prefix
 		if q.sweep.cursor != nil {
