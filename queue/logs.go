@@ -130,13 +130,17 @@ func (q *Queue) Retry(id string) error {
 			return fmt.Errorf("schedule job: %w", err)
 		}
 		if reopened {
-			// The final outcome gave the log a TTL: take it off every entry.
+			// The final outcome gave the state the log's TTL, which
+			// setStateIn takes off; earlier versions gave the body and
+			// the index keys one too.
 			if err := keepBodyIn(txn, rec.ID); err != nil {
 				return err
 			}
-			return setRecordIn(txn, rec, 0)
+			if err := reindexIn(txn, rec); err != nil {
+				return err
+			}
 		}
-		return setStateIn(txn, rec)
+		return setStateIn(txn, rec, 0)
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotRetryable) {
