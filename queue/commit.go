@@ -1,11 +1,6 @@
 package queue
 
 import (
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
-
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -17,14 +12,13 @@ const (
 	// MemTableSize, about 600 KiB here); an outcome that does not fit waits
 	// for the next transaction.
 	maxCommitBytes = 256 << 10
-	// maxOutcomeConflicts is how often a shared transaction is tried again
-	// when an operator's Retry changed one of its records meanwhile.
-	maxOutcomeConflicts = 16
 )
 
 // outcome is a finished attempt waiting for its commit.
 type outcome struct {
-	j   job
+	j job
+	// rec is the job's state as its pass read it (the body included).
+	rec record
 	res attemptResult
 	cfg *Config
 	ep  Endpoints
@@ -113,7 +107,7 @@ func (c *committer) run() {
 func (c *committer) commit(batch []*outcome) {
 	q := c.q
 	errs := make([]error, len(batch))
-	if err := q.commitShared(batch, errs); err != nil {
+	if err := q.commitShared(batch); err != nil {
 		for i, o := range batch {
 			errs[i] = q.commitOne(o)
 		}
@@ -124,52 +118,27 @@ func (c *committer) commit(batch []*outcome) {
 	}
 }
 
-// commitShared applies every outcome of batch in one transaction, retried on
-// a conflict with an operator's Retry. An outcome whose record cannot be read
-// (errs) is left out; any other failure is returned, and nothing of the
-// batch is written.
+// commitShared applies every outcome of batch in one transaction; on a
+// failure nothing of the batch is written.
 //
-// The records are read in id order through a passReader: the outcomes of one
-// batch are mostly of jobs queued one after the other, whose states are
-// neighbours, and stepping an iterator costs less than a Txn.Get per record.
-// Iterator reads join the transaction's read set like Get's, so conflict
-// detection is unchanged.
-func (q *Queue) commitShared(batch []*outcome, errs []error) error {
-	order := make([]int, len(batch))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(batch[a].j.id, batch[b].j.id) })
-	var err error
-	for range maxOutcomeConflicts {
-		err = q.db.Update(func(txn *badger.Txn) error {
-			rd := newPassReader(txn)
-			defer rd.close()
-			for _, i := range order {
-				o := batch[i]
-				// A record that is gone is left out: nothing of its outcome
-				// is written.
-				rec, err := rd.state(o.j.id)
-				if err == nil {
-					err = q.applyOutcome(txn, rec, o)
-				}
-				errs[i] = err
-				if err != nil && !errors.Is(err, ErrNotFound) {
-					return err
-				}
+// It writes without reading: each outcome carries the state its pass read,
+// and nothing else changes the state of a claimed job. Enqueue writes new
+// ids only, a pending state has no TTL, and a Retry waits until the job is
+// not claimed and keeps it from being claimed while it runs
+// (scheduler.holdForRetry). Reading every state again here was a third of
+// the commit's cost on a drain.
+func (q *Queue) commitShared(batch []*outcome) error {
+	return q.db.Update(func(txn *badger.Txn) error {
+		for _, o := range batch {
+			if err := q.applyOutcome(txn, o.rec, o); err != nil {
+				return err
 			}
-			return nil
-		})
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
 		}
-	}
-	return fmt.Errorf("record attempts: %w", err)
+		return nil
+	})
 }
 
 // commitOne records o in a transaction of its own.
 func (q *Queue) commitOne(o *outcome) error {
-	return q.updateRecord(o.j.id, func(txn *badger.Txn, rec *record) error {
-		return q.applyOutcome(txn, *rec, o)
-	})
+	return q.db.Update(func(txn *badger.Txn) error { return q.applyOutcome(txn, o.rec, o) })
 }

@@ -63,7 +63,7 @@ func (s *scheduler) attempt(r readyJob) {
 		// is never still counted as in flight.
 		next, more := s.next(j)
 		if ok {
-			q.commits.submit(&outcome{j: j, res: res, cfg: cfg, ep: ep})
+			q.commits.submit(&outcome{j: j, rec: rec, res: res, cfg: cfg, ep: ep})
 		} else {
 			s.lose(j)
 			s.finish(j)
@@ -196,8 +196,8 @@ func describeTransportError(err error) string {
 // written: the body and the index keys, written once at Enqueue, are never
 // rewritten (bodyEntry, indexEntries).
 //
-// rec is the record's current state, read inside txn so that a concurrent
-// change of it (an operator's Retry) makes the commit conflict and start over.
+// rec is the record's state as the attempt's pass read it; nothing changes
+// the state of a claimed job (commitShared).
 func (q *Queue) applyOutcome(txn *badger.Txn, rec record, o *outcome) error {
 	cfg, res := o.cfg, o.res
 	end := cfg.Now()

@@ -225,3 +225,115 @@ func TestResponseDataKeepsFirst64KiB(t *testing.T) {
 		t.Errorf("response_data has %d bytes, want %d", len(got), maxResponseData)
 	}
 }
+
+// A Retry of a job whose attempt is in flight waits for that attempt's outcome to be committed and then
+// makes the job due again: the committer writes an outcome over the state its pass read, and the Retry's
+// change must neither be overwritten by it nor leave a job key behind that no pass would deliver.
+func TestRetryDuringAnAttemptWaitsForItsOutcome(t *testing.T) {
+	hang := make(chan struct{})
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 0 {
+			<-hang
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(hang) }) }
+	q := openQueue(t, "")
+	t.Cleanup(unblock) // registered last, so it runs before the queue's and the receiver's cleanups, which wait for the attempt
+	cfg := testConfig()
+	cfg.Timeout = 30 * time.Second
+	q.Configure(cfg, newFakeEndpoints())
+	msg := newMessage(rc.srv.URL)
+	enqueue(t, q, msg)
+	waitFor(t, 5*time.Second, func() bool { return rc.count() == 1 })
+
+	retried := make(chan error, 1)
+	go func() { retried <- q.Retry(msg.ID) }()
+	waitFor(t, 5*time.Second, func() bool {
+		q.sched.mu.Lock()
+		defer q.sched.mu.Unlock()
+		return q.sched.held[msg.ID] > 0
+	})
+	select {
+	case err := <-retried:
+		t.Fatalf("Retry returned (%v) while the attempt was still in flight", err)
+	default:
+	}
+	unblock()
+	select {
+	case err := <-retried:
+		if err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Retry did not return once the attempt was over")
+	}
+	waitFor(t, 5*time.Second, func() bool { return rc.count() == 2 })
+	waitFor(t, 5*time.Second, func() bool {
+		item := logOf(t, q, msg.ID)
+		return item.Status == StatusDelivered && item.Attempts == 2
+	})
+	if s := q.Stats(); s.Depth != 0 || s.Delivered != 2 {
+		t.Errorf("stats = %+v, want depth 0 and 2 deliveries", s)
+	}
+}
+
+// A Retry of a job claimed ahead (read, waiting for a free slot of its destination) does not wait for the
+// attempts in flight: the job is given back and made due at once.
+func TestRetryOfAReadyJobDoesNotWait(t *testing.T) {
+	hang := make(chan struct{})
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 0 {
+			<-hang
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(hang) }) }
+	q := openQueue(t, "")
+	t.Cleanup(unblock)
+	cfg := testConfig()
+	cfg.Timeout = 30 * time.Second
+	cfg.PerDestination = 1
+	q.Configure(cfg, newFakeEndpoints())
+	first, second := newMessage(rc.srv.URL), newMessage(rc.srv.URL)
+	enqueue(t, q, first, second)
+	// Ids of one millisecond sort by their random part: the one attempted first is the one that hangs.
+	waitFor(t, 5*time.Second, func() bool { return rc.count() == 1 })
+	if rc.requests()[0].header.Get("webhook-id") == second.ID {
+		first, second = second, first
+	}
+	waitFor(t, 5*time.Second, func() bool {
+		q.sched.mu.Lock()
+		defer q.sched.mu.Unlock()
+		for _, st := range q.sched.dests {
+			for _, r := range st.ready {
+				if r.j.id == second.ID {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	retried := make(chan error, 1)
+	go func() { retried <- q.Retry(second.ID) }()
+	select {
+	case err := <-retried:
+		if err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Retry of a ready job waited for the attempt in flight")
+	}
+	if n := rc.count(); n != 1 {
+		t.Fatalf("receiver got %d requests; the first one should still hang", n)
+	}
+	unblock()
+	for _, m := range []Message{first, second} {
+		waitFor(t, 5*time.Second, statusIs(t, q, m.ID, StatusDelivered))
+	}
+	if n := rc.count(); n != 2 {
+		t.Errorf("receiver got %d requests, want 2 (a Retry of a pending job makes it due, it does not add a delivery)", n)
+	}
+}

@@ -125,10 +125,15 @@ type scheduler struct {
 	// outcome, so it must not take their keys for due jobs.
 	passing        bool
 	finishedInPass map[string]struct{}
+	// held are the jobs a Retry is changing (holdForRetry), with how many
+	// Retries hold each: they are not claimed meanwhile.
+	held map[string]int
+	// released is signalled when a claim is dropped while a Retry waits.
+	released *sync.Cond
 }
 
 func newScheduler(q *Queue) *scheduler {
-	return &scheduler{
+	s := &scheduler{
 		q:       q,
 		wakeCh:  make(chan struct{}, 1),
 		claimed: make(map[string]struct{}),
@@ -136,7 +141,64 @@ func newScheduler(q *Queue) *scheduler {
 		dests:   make(map[string]*destState),
 
 		finishedInPass: make(map[string]struct{}),
+		held:           make(map[string]int),
 	}
+	s.released = sync.NewCond(&s.mu)
+	return s
+}
+
+// holdForRetry keeps the job of id from being claimed and waits until it is
+// not claimed (a job claimed ahead is given back at once; one being
+// attempted is waited for, at most its timeout and its commit). Retry
+// changes the state in between, and the committer, which writes an outcome
+// over the state its pass read without reading it again, never has an
+// outcome of the job to write meanwhile. The returned release ends the hold;
+// a pass running then may have read the state from before the change, so
+// it may not take the job (finishedInPass).
+func (s *scheduler) holdForRetry(id string) (release func()) {
+	s.mu.Lock()
+	s.held[id]++
+	for {
+		if _, claimed := s.claimed[id]; !claimed {
+			break
+		}
+		if s.takeReady(id) {
+			// What finish does, under the lock already held.
+			delete(s.claimed, id)
+			s.attempts.Done()
+			break
+		}
+		s.released.Wait()
+	}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		if s.held[id]--; s.held[id] <= 0 {
+			delete(s.held, id)
+		}
+		if s.passing {
+			s.finishedInPass[id] = struct{}{}
+		}
+		s.mu.Unlock()
+		s.wake()
+	}
+}
+
+// takeReady removes the job of id from its destination's ready jobs, if it
+// is one, and gives it back (giveBack); the caller drops its claim. s.mu is
+// held.
+func (s *scheduler) takeReady(id string) bool {
+	for _, st := range s.dests {
+		for i, r := range st.ready {
+			if r.j.id == id {
+				st.ready = slices.Delete(st.ready, i, i+1)
+				s.readyCount--
+				s.giveBack(st, r.j)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // wake asks for a pass soon without ever blocking the caller. Wakes that
@@ -532,6 +594,9 @@ func (s *scheduler) claim(cfg *Config, j job) claimResult {
 	if _, stale := s.finishedInPass[j.id]; stale {
 		return claimBusy
 	}
+	if s.held[j.id] > 0 {
+		return claimBusy
+	}
 	limit := cfg.PerDestination
 	if st := s.dests[j.dest]; st != nil && st.breaker.open() {
 		if st.breaker.waiting(time.Now().UnixNano()) {
@@ -560,6 +625,9 @@ func (s *scheduler) claimAhead(cfg *Config, j job) claimResult {
 	if _, stale := s.finishedInPass[j.id]; stale {
 		return claimBusy
 	}
+	if s.held[j.id] > 0 {
+		return claimBusy
+	}
 	st := s.dests[j.dest]
 	if st == nil || st.breaker.open() || s.readyCount >= cfg.Workers || len(st.ready) >= cfg.PerDestination || s.committing() >= maxCommitting(cfg) {
 		return claimFull
@@ -586,7 +654,7 @@ func (s *scheduler) pushReady(j job, rec record) {
 		return
 	}
 	r := readyJob{j: j, rec: rec}
-	if len(rec.Body) > maxHeldBody {
+	if len(rec.Body) > maxHeldBody && !rec.bodyInState {
 		r.rec.Body, r.reload = nil, true
 	}
 	st.ready = append(st.ready, r)
@@ -712,6 +780,9 @@ func (s *scheduler) finish(j job) {
 	delete(s.claimed, j.id)
 	if s.passing {
 		s.finishedInPass[j.id] = struct{}{}
+	}
+	if s.held[j.id] > 0 {
+		s.released.Broadcast()
 	}
 	s.mu.Unlock()
 	s.attempts.Done()

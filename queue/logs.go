@@ -102,8 +102,10 @@ func (q *Queue) Log(id string) (LogItem, bool, error) {
 // Retry makes the message due now, whatever its status but "limited" (a
 // limited event was never queued). A delivered or dead one is sent again
 // with the same webhook-id; if that attempt fails it is dead again at once,
-// as its schedule is spent.
+// as its schedule is spent. A job being attempted right now is waited for
+// (holdForRetry): at most its timeout.
 func (q *Queue) Retry(id string) error {
+	release := q.sched.holdForRetry(id)
 	now := q.now().UnixNano()
 	var (
 		reopened bool
@@ -142,6 +144,10 @@ func (q *Queue) Retry(id string) error {
 		}
 		return setStateIn(txn, rec, 0)
 	})
+	// Released before the note: a pass that refused the new job key while
+	// it was held may have moved the cursor past it, and the note moves the
+	// cursor back.
+	release()
 	if err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotRetryable) {
 			return err

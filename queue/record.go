@@ -51,6 +51,11 @@ type record struct {
 	ResponseCode    int
 	ResponseData    []byte
 	Error           string
+
+	// bodyInState: Body came from the state entry (a record of an earlier
+	// version, which stored it inline), not from b/<id>. The next write of
+	// the state moves it to its own key (setStateIn). Not stored.
+	bodyInState bool
 }
 
 const recordVersion = 1

@@ -83,6 +83,7 @@ func stateOf(item *badger.Item, id string) (record, error) {
 	if err != nil {
 		return record{}, fmt.Errorf("decode record %s: %w", id, err)
 	}
+	rec.bodyInState = rec.Body != nil
 	return rec, nil
 }
 
@@ -139,11 +140,11 @@ func (q *Queue) updateRecord(id string, change func(txn *badger.Txn, rec *record
 
 // setStateIn writes rec's state with ttl (0: none) inside txn: the write of
 // every attempt's outcome, whose body and index keys are unchanged (a final
-// outcome gives the state the log's TTL). rec comes from getState, so its Body
-// is set only for a record of an earlier version, whose inline body moves to
-// its own key here.
+// outcome gives the state the log's TTL). The body is written only when it
+// came from the state (bodyInState): a record of an earlier version, whose
+// inline body moves to its own key here.
 func setStateIn(txn *badger.Txn, rec *record, ttl time.Duration) error {
-	if rec.Body != nil {
+	if rec.bodyInState {
 		if err := txn.SetEntry(bodyEntry(rec)); err != nil {
 			return fmt.Errorf("write body %s: %w", rec.ID, err)
 		}
