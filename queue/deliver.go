@@ -19,6 +19,10 @@ import (
 // maxResponseData is how much of a receiver's body the log keeps.
 const maxResponseData = 64 << 10
 
+// jsonContentType is the Content-Type of every delivery, shared read-only by
+// their headers.
+var jsonContentType = []string{"application/json"}
+
 // attemptResult is what one attempt produced, before it is recorded.
 type attemptResult struct {
 	requested  bool // an HTTP request was made (false: nothing to send to)
@@ -133,11 +137,15 @@ func (q *Queue) deliver(cfg *Config, ep Endpoints, rec *record) attemptResult {
 		res.reason = fmt.Sprintf("bad webhook URL: %v", err)
 		return res
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", cfg.UserAgent)
-	req.Header.Set("webhook-id", rec.ID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", signature)
+	// Keys already in canonical form (what Header.Set would make of them),
+	// without its canonicalisation on every attempt.
+	req.Header = http.Header{
+		"Content-Type":      jsonContentType,
+		"User-Agent":        {cfg.UserAgent},
+		"Webhook-Id":        {rec.ID},
+		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
+		"Webhook-Signature": {signature},
+	}
 
 	res.requested = true
 	start := time.Now()
@@ -149,7 +157,9 @@ func (q *Queue) deliver(cfg *Config, ep Endpoints, rec *record) attemptResult {
 		return res
 	}
 	res.code = resp.StatusCode
-	res.body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseData))
+	if resp.ContentLength != 0 { // most receivers answer with no body at all
+		res.body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseData))
+	}
 	// Drain a little more so the connection can be reused, then let go.
 	_, _ = io.CopyN(io.Discard, resp.Body, maxResponseData)
 	_ = resp.Body.Close()
