@@ -70,12 +70,13 @@ func (q *Queue) sweepBodies(now time.Time) (int, error) {
 				next = it.Item().KeyCopy(nil)
 				return nil
 			}
-			gone, err := recordGone(txn, id)
-			if err != nil {
-				return err
-			}
-			if gone {
+			_, err := txn.Get(recordKey(id))
+			switch {
+			case err == nil:
+			case errors.Is(err, badger.ErrKeyNotFound):
 				orphans = append(orphans, it.Item().KeyCopy(nil))
+			default:
+				return fmt.Errorf("read record %s: %w", id, err)
 			}
 		}
 		return nil
@@ -153,12 +154,13 @@ func (q *Queue) sweepIndex(now time.Time, keep time.Duration) (int, error) {
 				next = it.Item().KeyCopy(nil)
 				return nil
 			}
-			gone, err := recordGone(txn, id)
-			if err != nil {
-				return err
-			}
-			if gone {
+			_, err := txn.Get(recordKey(id))
+			switch {
+			case err == nil:
+			case errors.Is(err, badger.ErrKeyNotFound):
 				stale = append(stale, it.Item().KeyCopy(nil), indexAllKey(created, id))
+			default:
+				return fmt.Errorf("read record %s: %w", id, err)
 			}
 			it.Next()
 		}
@@ -183,20 +185,6 @@ func parseIndexClientKey(k []byte) (client string, created int64, id string, ok 
 	}
 	inverted := binary.BigEndian.Uint64(rest[end+1:])
 	return string(rest[:end]), int64(^inverted), string(rest[end+1+8:]), true
-}
-
-// recordGone reports whether the state of id has expired (or was never
-// written), inside txn.
-func recordGone(txn *badger.Txn, id string) (bool, error) {
-	_, err := txn.Get(recordKey(id))
-	switch {
-	case err == nil:
-		return false, nil
-	case errors.Is(err, badger.ErrKeyNotFound):
-		return true, nil
-	default:
-		return false, fmt.Errorf("read record %s: %w", id, err)
-	}
 }
 
 // deleteKeys deletes keys in writes of sweepBatch.
