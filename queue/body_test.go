@@ -39,8 +39,8 @@ func readEntry(t *testing.T, q *Queue, key []byte) entryInfo {
 }
 
 // The body is stored once, at Enqueue, under its own key and without a TTL: a failed attempt rewrites only the
-// small state entry, and the final outcome gives the state the log's TTL but leaves the body and the index keys
-// alone (sweepBodies and sweepIndex delete them once the state has expired).
+// small state entry, and the final outcome gives the state and index keys the log's TTL but leaves the body
+// alone (sweepBodies deletes it once the state has expired).
 func TestBodyIsWrittenOnce(t *testing.T) {
 	rc := newReceiver(t, statuses(500, 500, 200))
 	q := openQueue(t, "")
@@ -81,7 +81,7 @@ func TestBodyIsWrittenOnce(t *testing.T) {
 		t.Errorf("Retry of a pending item rewrote the body")
 	}
 
-	// Final: the state gets the log's TTL; the body and index keys are not written again.
+	// Final: the state and index keys get the log's TTL; the body is not written again.
 	if err := q.Retry(msg.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -93,10 +93,8 @@ func TestBodyIsWrittenOnce(t *testing.T) {
 	if s := readEntry(t, q, recordKey(msg.ID)); s.expiresAt < want-60 || s.expiresAt > want+60 {
 		t.Errorf("state expires at %d, want about %d", s.expiresAt, want)
 	}
-	for _, k := range [][]byte{indexAllKey(msg.Created.UnixNano(), msg.ID), indexClientKey(msg.ClientID, msg.Created.UnixNano(), msg.ID)} {
-		if i := readEntry(t, q, k); !i.found || i.expiresAt != 0 || i.version > state.version {
-			t.Errorf("index key %q after the final outcome: %+v; want the one Enqueue wrote (version %d), without expiry", k, i, state.version)
-		}
+	if i := readEntry(t, q, indexAllKey(msg.Created.UnixNano(), msg.ID)); i.expiresAt < want-60 || i.expiresAt > want+60 {
+		t.Errorf("index key expires at %d, want about %d", i.expiresAt, want)
 	}
 	reqs := rc.requests()
 	for i, r := range reqs {
@@ -254,71 +252,5 @@ func TestMessageIDTime(t *testing.T) {
 		if _, ok := messageIDTime(bad); ok {
 			t.Errorf("messageIDTime(%q) accepted", bad)
 		}
-	}
-}
-
-// sweepIndex deletes both index keys of every record whose state has expired, across clients, and only those:
-// not the keys of a delivered log still kept, nor those of a record pending for longer than KeepLogs.
-func TestSweepIndex(t *testing.T) {
-	rc := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
-	cfg := testConfig()
-	cfg.KeepLogs = time.Second
-	q.Configure(cfg, newFakeEndpoints())
-	var expired []Message
-	for _, client := range []string{"a", "ab", "b", ""} {
-		m := newMessage(rc.srv.URL)
-		m.ClientID = client
-		expired = append(expired, m)
-	}
-	enqueue(t, q, expired...)
-	for _, m := range expired {
-		waitFor(t, 5*time.Second, statusIs(t, q, m.ID, StatusDelivered))
-	}
-	failing := newReceiver(t, statuses(500))
-	cfg.Retry = []time.Duration{time.Hour}
-	q.Configure(cfg, newFakeEndpoints())
-	pending := newMessage(failing.srv.URL)
-	pending.ClientID = "ab"
-	enqueue(t, q, pending)
-	waitFor(t, 5*time.Second, statusIs(t, q, pending.ID, StatusRetrying))
-	// Badger's TTL has whole seconds and no clock to move: wait for the delivered logs to expire.
-	waitFor(t, 5*time.Second, func() bool {
-		_, found, err := q.Log(expired[len(expired)-1].ID)
-		return err == nil && !found
-	})
-	cfg.KeepLogs = time.Hour
-	q.Configure(cfg, newFakeEndpoints())
-	kept := newMessage(rc.srv.URL)
-	kept.ClientID = "a"
-	enqueue(t, q, kept)
-	waitFor(t, 5*time.Second, statusIs(t, q, kept.ID, StatusDelivered))
-
-	indexed := func(m Message) [2]bool {
-		created := m.Created.UnixNano()
-		return [2]bool{readEntry(t, q, indexAllKey(created, m.ID)).found, readEntry(t, q, indexClientKey(m.ClientID, created, m.ID)).found}
-	}
-	// Swept as if the pending record and the kept log were older than KeepLogs too: the state decides.
-	n, err := q.sweepIndex(time.Now().Add(2*time.Hour), time.Hour)
-	if err != nil || n != len(expired) {
-		t.Fatalf("sweepIndex: %d records unindexed, %v; want %d", n, err, len(expired))
-	}
-	for _, m := range expired {
-		if got := indexed(m); got != [2]bool{} {
-			t.Errorf("expired record of client %q: index keys (all, client) still there: %v", m.ClientID, got)
-		}
-	}
-	for _, m := range []Message{pending, kept} {
-		if got := indexed(m); got != [2]bool{true, true} {
-			t.Errorf("record %s of client %q lost index keys (all, client): %v", m.ID, m.ClientID, got)
-		}
-	}
-	// Keys newer than the cutoff are not even looked at.
-	if n, err := q.sweepIndex(time.Now(), time.Hour); err != nil || n != 0 {
-		t.Errorf("second sweep: %d, %v", n, err)
-	}
-	items, err := q.Logs(LogQuery{AnyClient: true, Limit: 10})
-	if err != nil || len(items) != 2 || items[0].ID != kept.ID || items[1].ID != pending.ID {
-		t.Errorf("logs after the sweep: %d items, %v", len(items), err)
 	}
 }

@@ -202,9 +202,9 @@ func describeTransportError(err error) string {
 }
 
 // applyOutcome writes o's outcome inside txn: the job is removed or moved to
-// its next due time and the log item updated. Only the small state entry is
-// written: the body and the index keys, written once at Enqueue, are never
-// rewritten (bodyEntry, indexEntries).
+// its next due time and the log item updated. Only the small state entry
+// (and, at the final outcome, the index keys with the log's TTL) is written:
+// the body, written once at Enqueue, is never rewritten (bodyEntry).
 //
 // rec is the record's state as the attempt's pass read it; nothing changes
 // the state of a claimed job (commitShared).
@@ -249,15 +249,14 @@ func (q *Queue) applyOutcome(txn *badger.Txn, rec record, o *outcome) error {
 		if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
 			return fmt.Errorf("reschedule job: %w", err)
 		}
-		return setStateIn(txn, &rec, 0)
+		return setStateIn(txn, &rec)
 	}
 	rec.Status = o.status
 	rec.NextAttempt = 0
 	rec.Processed = endNs
-	// Only the state gets the log's TTL. The body and index keys stay as
-	// they are, without one (bodyEntry, indexEntries): the sweeps delete
-	// them once this state has expired.
-	return setStateIn(txn, &rec, cfg.KeepLogs)
+	// The body stays as it is: it has no TTL (bodyEntry), and sweepBodies
+	// deletes it once this state has expired.
+	return setRecordIn(txn, &rec, cfg.KeepLogs)
 }
 
 // recorded runs after o's outcome was committed (err nil) or could not be:

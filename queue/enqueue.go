@@ -178,8 +178,8 @@ func (w *batchWriter) set(e *badger.Entry) error {
 }
 
 // setRecord writes the record's body, state and two log index keys; ttl 0
-// keeps the state until the final outcome rewrites it with the log's TTL (the
-// body and index keys never have one: the sweeps delete them).
+// keeps the state and index keys until the final outcome rewrites them with a
+// TTL (the body never has one: bodyEntry).
 func (w *batchWriter) setRecord(rec *record, ttl time.Duration) error {
 	for _, e := range recordEntries(rec, ttl) {
 		if err := w.set(e); err != nil {

@@ -40,18 +40,11 @@ func (q *Queue) gcLoop() {
 	}
 }
 
-// CollectGarbage deletes the index keys and bodies of expired logs
-// (sweepIndex, sweepBodies), compacts
+// CollectGarbage deletes the bodies of expired logs (sweepBodies), compacts
 // a drained queue (compactIfDrained), then runs Badger's value-log GC until a
 // round finds nothing worth rewriting.
 func (q *Queue) CollectGarbage() {
-	now := time.Now()
-	if n, err := q.sweepIndex(now, q.config().KeepLogs); err != nil {
-		q.logger.Warn("delete index keys of expired logs", errField(err))
-	} else if n > 0 {
-		q.compact.swept.Add(uint64(n))
-	}
-	if n, err := q.sweepBodies(now); err != nil {
+	if n, err := q.sweepBodies(time.Now()); err != nil {
 		q.logger.Warn("delete bodies of expired logs", errField(err))
 	} else if n > 0 {
 		q.compact.swept.Add(uint64(n))
@@ -83,8 +76,8 @@ type compactState struct {
 	// finished is the count of final outcomes and swept bodies at the last
 	// flatten.
 	finished uint64
-	// swept counts the bodies and indexed records the sweeps deleted:
-	// deletions a flatten reclaims, like final outcomes.
+	// swept counts bodies deleted by sweepBodies: deletions a flatten
+	// reclaims, like final outcomes.
 	swept atomic.Uint64
 	// at is when the last flatten ran, unix ns.
 	at int64

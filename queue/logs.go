@@ -132,17 +132,13 @@ func (q *Queue) Retry(id string) error {
 			return fmt.Errorf("schedule job: %w", err)
 		}
 		if reopened {
-			// The final outcome gave the state the log's TTL, which
-			// setStateIn takes off; earlier versions gave the body and
-			// the index keys one too.
+			// The final outcome gave the log a TTL: take it off every entry.
 			if err := keepBodyIn(txn, rec.ID); err != nil {
 				return err
 			}
-			if err := reindexIn(txn, rec); err != nil {
-				return err
-			}
+			return setRecordIn(txn, rec, 0)
 		}
-		return setStateIn(txn, rec, 0)
+		return setStateIn(txn, rec)
 	})
 	// Released before the note: a pass that refused the new job key while
 	// it was held may have moved the cursor past it, and the note moves the

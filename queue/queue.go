@@ -47,9 +47,8 @@ type Queue struct {
 	stats   counters
 	// compact tracks when a drained queue was last flattened (gc.go).
 	compact compactState
-	// sweep is where the next sweeps of expired logs' bodies and index
-	// keys start (sweep.go).
-	sweep sweepState
+	// sweep is where the next sweep of expired logs' bodies starts (sweep.go).
+	sweep bodySweep
 	// lifecycle orders Configure's start of the dispatcher against Close.
 	lifecycle sync.Mutex
 	started   bool

@@ -54,7 +54,7 @@ type record struct {
 
 	// bodyInState: Body came from the state entry (a record of an earlier
 	// version, which stored it inline), not from b/<id>. The next write of
-	// the state moves it to its own key (setStateIn). Not stored.
+	// the state moves it to its own key (moveInlineBodyIn). Not stored.
 	bodyInState bool
 }
 

@@ -36,26 +36,26 @@ func bodyEntry(rec *record) *badger.Entry {
 	return badger.NewEntry(bodyKey(rec.ID), rec.Body)
 }
 
-// indexEntries are rec's two log index keys. They never expire: they are
-// written once, at Enqueue, and sweepIndex deletes them once the record's
-// state has expired. Giving them the log's TTL would mean writing both again
-// at the final outcome, when that TTL is known: two of the four entries every
-// delivery wrote, and half of what its commit and the compactions after it
-// cost on a drain. An index key whose state is gone is skipped by Logs.
-func indexEntries(rec *record) []*badger.Entry {
-	return []*badger.Entry{
+// indexEntries are rec's two log index keys.
+func indexEntries(rec *record, exp uint64) []*badger.Entry {
+	entries := []*badger.Entry{
 		badger.NewEntry(indexAllKey(rec.Created, rec.ID), nil),
 		badger.NewEntry(indexClientKey(rec.ClientID, rec.Created, rec.ID), nil),
 	}
+	for _, e := range entries {
+		e.ExpiresAt = exp
+	}
+	return entries
 }
 
 // recordEntries are all the entries that store a new rec: its body, its
-// state with ttl (0: none, used while a job is pending; a queued event must
-// never expire before it is delivered) and its two log index keys. The body
-// comes first: should a batch be split over several commits (batchWriter), a
-// state is never committed without its body.
+// state and its two log index keys, the last three with ttl (0: none, used
+// while a job is pending; a queued event must never expire before it is
+// delivered). The body comes first: should a batch be split over several
+// commits (batchWriter), a state is never committed without its body.
 func recordEntries(rec *record, ttl time.Duration) []*badger.Entry {
-	return append([]*badger.Entry{bodyEntry(rec), stateEntry(rec, expiresAt(ttl))}, indexEntries(rec)...)
+	exp := expiresAt(ttl)
+	return append([]*badger.Entry{bodyEntry(rec), stateEntry(rec, exp)}, indexEntries(rec, exp)...)
 }
 
 // getState reads the record of id inside txn without its body (loadBody
@@ -138,31 +138,46 @@ func (q *Queue) updateRecord(id string, change func(txn *badger.Txn, rec *record
 	return fmt.Errorf("update record %s: %w", id, err)
 }
 
-// setStateIn writes rec's state with ttl (0: none) inside txn: the write of
-// every attempt's outcome, whose body and index keys are unchanged (a final
-// outcome gives the state the log's TTL). The body is written only when it
-// came from the state (bodyInState): a record of an earlier version, whose
-// inline body moves to its own key here.
-func setStateIn(txn *badger.Txn, rec *record, ttl time.Duration) error {
-	if rec.bodyInState {
-		if err := txn.SetEntry(bodyEntry(rec)); err != nil {
-			return fmt.Errorf("write body %s: %w", rec.ID, err)
+// setRecordIn writes rec's state and index keys with ttl inside txn: used
+// when the TTL of the record changes (final outcome, reopening Retry). The
+// body is written only when it came from the state (bodyInState): a record
+// of an earlier version, whose inline body moves to its own key here.
+func setRecordIn(txn *badger.Txn, rec *record, ttl time.Duration) error {
+	if err := moveInlineBodyIn(txn, rec); err != nil {
+		return err
+	}
+	exp := expiresAt(ttl)
+	for _, e := range append([]*badger.Entry{stateEntry(rec, exp)}, indexEntries(rec, exp)...) {
+		if err := txn.SetEntry(e); err != nil {
+			return fmt.Errorf("write record %s: %w", rec.ID, err)
 		}
 	}
-	if err := txn.SetEntry(stateEntry(rec, expiresAt(ttl))); err != nil {
+	return nil
+}
+
+// setStateIn writes only rec's state, without expiry, inside txn: the write
+// of an attempt that leaves the record pending, whose body and index keys are
+// unchanged.
+func setStateIn(txn *badger.Txn, rec *record) error {
+	if err := moveInlineBodyIn(txn, rec); err != nil {
+		return err
+	}
+	if err := txn.SetEntry(stateEntry(rec, 0)); err != nil {
 		return fmt.Errorf("write record %s: %w", rec.ID, err)
 	}
 	return nil
 }
 
-// reindexIn writes rec's index keys again, without expiry: a Retry that
-// reopens a final record of an earlier version, which gave them the log's
-// TTL, must not leave them to expire while the job is pending.
-func reindexIn(txn *badger.Txn, rec *record) error {
-	for _, e := range indexEntries(rec) {
-		if err := txn.SetEntry(e); err != nil {
-			return fmt.Errorf("write index of %s: %w", rec.ID, err)
-		}
+// moveInlineBodyIn writes rec's body to its own key when it came from the
+// state (bodyInState): a record of an earlier version stored it inline, and
+// its next state is written without it. A body read from b/<id> is never
+// written again.
+func moveInlineBodyIn(txn *badger.Txn, rec *record) error {
+	if !rec.bodyInState {
+		return nil
+	}
+	if err := txn.SetEntry(bodyEntry(rec)); err != nil {
+		return fmt.Errorf("write body %s: %w", rec.ID, err)
 	}
 	return nil
 }
