@@ -198,6 +198,31 @@ func (in *instance) waitDepth(depth uint64, d time.Duration) (queueStats, error)
 	}
 }
 
+// processCPU is the CPU time (user + system) process pid has used so far,
+// from /proc/<pid>/stat (in USER_HZ ticks, 100 a second on Linux); 0 where
+// it cannot be read.
+func processCPU(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from the ")" that ends it.
+	end := strings.LastIndexByte(string(raw), ')')
+	if end < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(raw[end+1:]))
+	if len(fields) < 13 { // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * (time.Second / 100)
+}
+
 // memory reads the process's resident set (now and peak) from /proc, in bytes.
 func (in *instance) memory() (rss, hwm int64) {
 	m := in.memoryDetail()

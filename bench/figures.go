@@ -379,9 +379,19 @@ func (b *bench) drain(r *report) error {
 		sp.start(true)
 		paused = false
 		t0 := time.Now()
+		// How the two cores are shared while both compete: sidehook's process, and this one (the receiver,
+		// which serves both sides, and the plain client), from the start until the plain client is done.
+		cpuSide0, cpuSelf0 := processCPU(in.cmd.Process.Pid), processCPU(os.Getpid())
+		var cpuSide, cpuSelf time.Duration
+		var plainDone time.Time
 		var wg sync.WaitGroup
 		wg.Add(1)
-		go func() { defer wg.Done(); postAll(b.hook("plain"), bodies, perDest) }()
+		go func() {
+			defer wg.Done()
+			postAll(b.hook("plain"), bodies, perDest)
+			plainDone = time.Now()
+			cpuSide, cpuSelf = processCPU(in.cmd.Process.Pid)-cpuSide0, processCPU(os.Getpid())-cpuSelf0
+		}()
 		if err := in.reload(in.caddyfile(b.upAddr, block(in))); err != nil {
 			return err
 		}
@@ -419,8 +429,10 @@ func (b *bench) drain(r *report) error {
 		ratio := rd / rp
 		r.drainRatio = append(r.drainRatio, ratio)
 		r.drainRates = append(r.drainRates, [2]float64{rd, rp})
-		logf("drain %d: sidehook %d, plain client %d in the shared %.2fs: %.0f/s vs %.0f/s, ratio %.3f (sidehook: first delivery %.0f ms after the unpause, all %d in %.2fs)",
-			p+1, nd, np, window, rd, rp, ratio, fd.Sub(t0).Seconds()*1000, len(ad), lastOf(ad).Sub(t0).Seconds())
+		shared := plainDone.Sub(t0).Seconds()
+		r.drainCores = append(r.drainCores, [2]float64{cpuSide.Seconds() / shared, cpuSelf.Seconds() / shared})
+		logf("drain %d: sidehook %d, plain client %d in the shared %.2fs: %.0f/s vs %.0f/s, ratio %.3f (sidehook: first delivery %.0f ms after the unpause, all %d in %.2fs; cores used until the plain client was done: sidehook %.2f, receiver and plain client %.2f)",
+			p+1, nd, np, window, rd, rp, ratio, fd.Sub(t0).Seconds()*1000, len(ad), lastOf(ad).Sub(t0).Seconds(), cpuSide.Seconds()/shared, cpuSelf.Seconds()/shared)
 	}
 	return nil
 }

@@ -63,6 +63,7 @@ type report struct {
 	c2d            c2dResult
 	drainRatio     []float64
 	drainRates     [][2]float64
+	drainCores     [][2]float64 // cores used by sidehook and by the harness (receiver, plain client) per pair
 	mem            memResult
 	disk           diskResult
 	allocs         []benchLine
@@ -256,6 +257,13 @@ func (r *report) markdown() string {
 			sr, pr = append(sr, x[0]), append(pr, x[1])
 		}
 		rates = fmt.Sprintf(" (%.0f/s vs %.0f/s, medians)", median(sr), median(pr))
+	}
+	if len(r.drainCores) > 0 {
+		var sc, hc []float64
+		for _, x := range r.drainCores {
+			sc, hc = append(sc, x[0]), append(hc, x[1])
+		}
+		rates += fmt.Sprintf(" (cores used while both ran: sidehook %.2f, receiver and plain client %.2f, medians)", median(sc), median(hc))
 	}
 	fmt.Fprintf(&b, "| 5 | backlog drain, %d events to a local receiver%s | plain Go client POSTing the same number of bodies, same concurrency, same time | %.3f | %s | ≥ 0.70 | %s |\n",
 		r.opts.drainN, rates, median(dv), spread(dv, "%.3f"), verdict(median(dv) >= 0.7))
