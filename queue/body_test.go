@@ -254,3 +254,27 @@ func TestMessageIDTime(t *testing.T) {
 		}
 	}
 }
+
+// A state written before IndexExpires was added (record version 1) still decodes, with IndexExpires 0: its index
+// keys have no expiry while it is pending, and its final outcome gives them one (finalIndex).
+func TestRecordOfVersion1Decodes(t *testing.T) {
+	rec := record{ID: "msg_1", SubscriptionUID: "sub", ClientID: "42", UserID: "7", URL: "http://127.0.0.1/", Status: StatusPending,
+		Created: 11, Attempts: 2, NextAttempt: 33, Processed: 0, ResponseCode: 500}
+	v2 := rec.encode()
+	// Version 1 is the same layout without the last varint (IndexExpires 0 encodes as one byte).
+	v1 := append([]byte{1}, v2[1:len(v2)-1]...)
+	got, err := decodeRecord(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != rec.ID || got.Attempts != 2 || got.NextAttempt != 33 || got.ResponseCode != 500 || got.IndexExpires != 0 {
+		t.Errorf("decoded %+v", got)
+	}
+	rec.IndexExpires = 1796000000
+	if got, err := decodeRecord(rec.encode()); err != nil || got.IndexExpires != rec.IndexExpires {
+		t.Errorf("version 2 round trip: %+v, %v", got, err)
+	}
+	if finalIndex(&got, 100, time.Hour) != true || got.IndexExpires != 100 {
+		t.Errorf("a version 1 record's final outcome must write its index keys with the state's expiry")
+	}
+}

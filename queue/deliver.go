@@ -249,14 +249,16 @@ func (q *Queue) applyOutcome(txn *badger.Txn, rec record, o *outcome) error {
 		if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
 			return fmt.Errorf("reschedule job: %w", err)
 		}
-		return setStateIn(txn, &rec)
+		return setStateIn(txn, &rec, 0, extendPendingIndex(cfg, &rec, rec.NextAttempt))
 	}
 	rec.Status = o.status
 	rec.NextAttempt = 0
 	rec.Processed = endNs
-	// The body stays as it is: it has no TTL (bodyEntry), and sweepBodies
-	// deletes it once this state has expired.
-	return setRecordIn(txn, &rec, cfg.KeepLogs)
+	// The state gets the log's TTL; the index keys only when theirs is off
+	// (finalIndex). The body stays as it is: it has no TTL (bodyEntry), and
+	// sweepBodies deletes it once this state has expired.
+	exp := expiresAt(cfg.KeepLogs)
+	return setStateIn(txn, &rec, exp, finalIndex(&rec, exp, cfg.KeepLogs))
 }
 
 // recorded runs after o's outcome was committed (err nil) or could not be:

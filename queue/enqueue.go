@@ -98,12 +98,14 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []Message) (res EnqueueResult,
 			rec.Status = StatusLimited
 			rec.Processed = nowNs
 			rec.Error = fmt.Sprintf("daily limit of %d reached", cfg.DailyLimit)
+			rec.IndexExpires = int64(expiresAt(cfg.KeepLogs))
 			err = w.setRecord(&rec, cfg.KeepLogs)
 			q.compact.noteExpiry(now.Add(cfg.KeepLogs).UnixNano())
 			res.Limited++
 		} else {
 			rec.Status = StatusPending
 			rec.NextAttempt = nowNs
+			rec.IndexExpires = pendingIndexExpiry(cfg, nowNs)
 			err = w.setRecord(&rec, 0)
 			if err == nil {
 				dest := destinationOf(rec.URL)
@@ -178,8 +180,8 @@ func (w *batchWriter) set(e *badger.Entry) error {
 }
 
 // setRecord writes the record's body, state and two log index keys; ttl 0
-// keeps the state and index keys until the final outcome rewrites them with a
-// TTL (the body never has one: bodyEntry).
+// keeps the state until the final outcome rewrites it with the log's TTL (the
+// body never has one: bodyEntry; the index keys expire at rec.IndexExpires).
 func (w *batchWriter) setRecord(rec *record, ttl time.Duration) error {
 	for _, e := range recordEntries(rec, ttl) {
 		if err := w.set(e); err != nil {

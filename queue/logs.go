@@ -131,14 +131,18 @@ func (q *Queue) Retry(id string) error {
 		if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
 			return fmt.Errorf("schedule job: %w", err)
 		}
+		reindex := extendPendingIndex(q.config(), rec, now)
 		if reopened {
-			// The final outcome gave the log a TTL: take it off every entry.
+			// The final outcome gave the state the log's TTL, which
+			// setStateIn takes off, and the index keys theirs;
+			// versions before the value-log layout gave the body one too.
 			if err := keepBodyIn(txn, rec.ID); err != nil {
 				return err
 			}
-			return setRecordIn(txn, rec, 0)
+			rec.IndexExpires = pendingIndexExpiry(q.config(), now)
+			reindex = true
 		}
-		return setStateIn(txn, rec)
+		return setStateIn(txn, rec, 0, reindex)
 	})
 	// Released before the note: a pass that refused the new job key while
 	// it was held may have moved the cursor past it, and the note moves the

@@ -96,9 +96,14 @@ func TestLogsExpireAfterKeepLogsButPendingDoNot(t *testing.T) {
 		}
 		return at
 	}
-	for _, k := range keys(msg.ID, msg.Created.UnixNano(), msg.ClientID) {
-		if at := expiry(k); at != 0 {
-			t.Errorf("pending entry %q expires at %d; pending events must not expire", k, at)
+	if at := expiry(recordKey(msg.ID)); at != 0 {
+		t.Errorf("pending state expires at %d; pending events must not expire", at)
+	}
+	// The index keys last the record's whole pending life on its schedule, and keep_logs after it.
+	least := uint64(time.Now().Add(cfg.KeepLogs + pendingSpan(cfg.Retry)).Unix())
+	for _, k := range keys(msg.ID, msg.Created.UnixNano(), msg.ClientID)[1:] {
+		if at := expiry(k); at < least-60 || at > least+60 {
+			t.Errorf("pending index key %q expires at %d, want about %d", k, at, least)
 		}
 	}
 	cfg.Paused = false
@@ -121,5 +126,49 @@ func TestLogsExpireAfterKeepLogsButPendingDoNot(t *testing.T) {
 	})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// With a keep_logs long beside the retry schedule (the default 30 days) the final outcome writes the state only:
+// the index keys Enqueue wrote already expire within a quarter of keep_logs after the state. A record whose
+// pending life outgrows them (here: keep_logs raised while it waits) has them extended with the next write of its
+// state (here a Retry's).
+func TestIndexKeysAreNotRewrittenAtTheFinalOutcome(t *testing.T) {
+	rc := newReceiver(t, statuses(500, 200))
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.KeepLogs = 30 * 24 * time.Hour
+	cfg.Retry = []time.Duration{time.Hour}
+	q.Configure(cfg, newFakeEndpoints())
+	delivered, extended := newMessage(rc.srv.URL), newMessage(rc.srv.URL)
+	rc.setRespond(statuses(200))
+	enqueue(t, q, delivered)
+	waitFor(t, 5*time.Second, statusIs(t, q, delivered.ID, StatusDelivered))
+	idx := indexAllKey(delivered.Created.UnixNano(), delivered.ID)
+	state, index := readEntry(t, q, recordKey(delivered.ID)), readEntry(t, q, idx)
+	if index.version >= state.version {
+		t.Errorf("the final outcome rewrote the index keys (version %d, state %d)", index.version, state.version)
+	}
+	if index.expiresAt < state.expiresAt || index.expiresAt > state.expiresAt+uint64((cfg.KeepLogs/4).Seconds()) {
+		t.Errorf("index key expires at %d, the state at %d: not within a quarter of keep_logs after it", index.expiresAt, state.expiresAt)
+	}
+
+	rc.setRespond(statuses(500))
+	enqueue(t, q, extended)
+	waitFor(t, 5*time.Second, statusIs(t, q, extended.ID, StatusRetrying))
+	before := readEntry(t, q, indexClientKey(extended.ClientID, extended.Created.UnixNano(), extended.ID))
+	cfg.KeepLogs = 90 * 24 * time.Hour
+	q.Configure(cfg, newFakeEndpoints())
+	if err := q.Retry(extended.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return logOf(t, q, extended.ID).Attempts == 2 })
+	after := readEntry(t, q, indexClientKey(extended.ClientID, extended.Created.UnixNano(), extended.ID))
+	if want := uint64(time.Now().Add(cfg.KeepLogs).Unix()); after.expiresAt < want || after.expiresAt <= before.expiresAt {
+		t.Errorf("index key of a record pending past its expiry: expires at %d (was %d), want at least %d", after.expiresAt, before.expiresAt, want)
+	}
+	items, err := q.Logs(LogQuery{ClientID: extended.ClientID, Limit: 10})
+	if err != nil || len(items) != 2 {
+		t.Errorf("getLogs lists %d items (%v), want both", len(items), err)
 	}
 }

@@ -51,6 +51,10 @@ type record struct {
 	ResponseCode    int
 	ResponseData    []byte
 	Error           string
+	// IndexExpires is the Badger expiry (unix seconds) the two log index
+	// keys were written with; 0: none (a pending record of an earlier
+	// version). See indexExpiry.
+	IndexExpires int64
 
 	// bodyInState: Body came from the state entry (a record of an earlier
 	// version, which stored it inline), not from b/<id>. The next write of
@@ -58,7 +62,8 @@ type record struct {
 	bodyInState bool
 }
 
-const recordVersion = 1
+// recordVersion 2 added IndexExpires; version 1 records decode with it 0.
+const recordVersion = 2
 
 var errCorruptRecord = errors.New("corrupt record")
 
@@ -66,7 +71,7 @@ var errCorruptRecord = errors.New("corrupt record")
 // are JSON themselves and would be escaped (and grow) inside a JSON string,
 // and this runs once per enqueue and per attempt.
 func (r *record) encode() []byte {
-	size := 1 + 8*10 + len(r.ID) + len(r.SubscriptionUID) + len(r.ClientID) + len(r.UserID) +
+	size := 1 + 10*15 + len(r.ID) + len(r.SubscriptionUID) + len(r.ClientID) + len(r.UserID) +
 		len(r.URL) + len(r.Body) + len(r.Status) + len(r.ResponseData) + len(r.Error)
 	b := make([]byte, 0, size)
 	b = append(b, recordVersion)
@@ -78,7 +83,7 @@ func (r *record) encode() []byte {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		b = append(b, p...)
 	}
-	for _, n := range []int64{r.Created, int64(r.Attempts), r.NextAttempt, r.Processed, int64(r.ResponseCode)} {
+	for _, n := range []int64{r.Created, int64(r.Attempts), r.NextAttempt, r.Processed, int64(r.ResponseCode), r.IndexExpires} {
 		b = binary.AppendVarint(b, n)
 	}
 	return b
@@ -88,9 +93,10 @@ func (r *record) encode() []byte {
 // field is copied.
 func decodeRecord(b []byte) (record, error) {
 	var r record
-	if len(b) == 0 || b[0] != recordVersion {
+	if len(b) == 0 || b[0] < 1 || b[0] > recordVersion {
 		return r, fmt.Errorf("%w: unknown version", errCorruptRecord)
 	}
+	version := b[0]
 	b = b[1:]
 	next := func() ([]byte, error) {
 		n, k := binary.Uvarint(b)
@@ -129,8 +135,12 @@ func decodeRecord(b []byte) (record, error) {
 		}
 		*p = append([]byte(nil), f...)
 	}
-	var ints [5]int64
-	for i := range ints {
+	var ints [6]int64
+	count := len(ints)
+	if version == 1 {
+		count = 5 // no IndexExpires
+	}
+	for i := range ints[:count] {
 		n, k := binary.Varint(b)
 		if k <= 0 {
 			return r, errCorruptRecord
@@ -138,8 +148,8 @@ func decodeRecord(b []byte) (record, error) {
 		ints[i] = n
 		b = b[k:]
 	}
-	r.Created, r.Attempts, r.NextAttempt, r.Processed, r.ResponseCode =
-		ints[0], int(ints[1]), ints[2], ints[3], int(ints[4])
+	r.Created, r.Attempts, r.NextAttempt, r.Processed, r.ResponseCode, r.IndexExpires =
+		ints[0], int(ints[1]), ints[2], ints[3], int(ints[4]), ints[5]
 	return r, nil
 }
 

@@ -36,7 +36,7 @@ func bodyEntry(rec *record) *badger.Entry {
 	return badger.NewEntry(bodyKey(rec.ID), rec.Body)
 }
 
-// indexEntries are rec's two log index keys.
+// indexEntries are rec's two log index keys, expiring at exp.
 func indexEntries(rec *record, exp uint64) []*badger.Entry {
 	entries := []*badger.Entry{
 		badger.NewEntry(indexAllKey(rec.Created, rec.ID), nil),
@@ -49,13 +49,67 @@ func indexEntries(rec *record, exp uint64) []*badger.Entry {
 }
 
 // recordEntries are all the entries that store a new rec: its body, its
-// state and its two log index keys, the last three with ttl (0: none, used
-// while a job is pending; a queued event must never expire before it is
-// delivered). The body comes first: should a batch be split over several
-// commits (batchWriter), a state is never committed without its body.
+// state with ttl (0: none, used while a job is pending; a queued event must
+// never expire before it is delivered) and its two log index keys, which
+// expire at rec.IndexExpires. The body comes first: should a batch be split
+// over several commits (batchWriter), a state is never committed without its
+// body.
 func recordEntries(rec *record, ttl time.Duration) []*badger.Entry {
-	exp := expiresAt(ttl)
-	return append([]*badger.Entry{bodyEntry(rec), stateEntry(rec, exp)}, indexEntries(rec, exp)...)
+	return append([]*badger.Entry{bodyEntry(rec), stateEntry(rec, expiresAt(ttl))}, indexEntries(rec, uint64(rec.IndexExpires))...)
+}
+
+// Index keys and the final outcome. Badger's TTL is fixed when an entry is
+// written, and a record's log expires keep_logs after its final outcome,
+// which is not known when it is queued. Rewriting both index keys at the
+// final outcome to give them that TTL was two of the four entries every
+// delivery wrote. Instead Enqueue gives them an expiry that lasts the
+// record's whole pending life as the retry schedule sees it (keep_logs plus
+// pendingSpan), and the final outcome rewrites them only when that expiry
+// is before the state's or more than a quarter of keep_logs after it: with
+// the default 30 days a delivered log's index keys outlive it by at most
+// pendingSpan (a day and a half), and are not written again. An index key
+// whose state is gone is skipped by Logs.
+
+// pendingSpan bounds how long a record stays pending on its retry schedule:
+// the delays with their jitter, and an hour to spare.
+func pendingSpan(retry []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range retry {
+		sum += d
+	}
+	return sum*5/4 + time.Hour
+}
+
+// pendingIndexExpiry is the index expiry of a record pending with its next
+// attempt due at dueNs.
+func pendingIndexExpiry(cfg *Config, dueNs int64) int64 {
+	return time.Unix(0, dueNs).Add(cfg.KeepLogs + pendingSpan(cfg.Retry)).Unix()
+}
+
+// extendPendingIndex makes sure rec's index keys outlive a pending record
+// due at dueNs by keep_logs (a Retry-After, an operator's Retry, a longer
+// keep_logs can take it past what Enqueue gave them) and reports whether
+// they must be written again. Index keys without expiry (an earlier
+// version's pending record) never need it.
+func extendPendingIndex(cfg *Config, rec *record, dueNs int64) bool {
+	if rec.IndexExpires == 0 || rec.IndexExpires >= time.Unix(0, dueNs).Add(cfg.KeepLogs).Unix() {
+		return false
+	}
+	rec.IndexExpires = pendingIndexExpiry(cfg, dueNs)
+	return true
+}
+
+// finalIndex sets rec's index expiry for a final state expiring at
+// stateExp and reports whether the index keys must be written again: when
+// they would expire before the state, never, or more than a quarter of
+// keep_logs after it.
+func finalIndex(rec *record, stateExp uint64, keep time.Duration) bool {
+	exp, slack := int64(stateExp), int64(keep/4/time.Second)
+	if rec.IndexExpires != 0 && rec.IndexExpires >= exp && rec.IndexExpires <= exp+slack {
+		return false
+	}
+	rec.IndexExpires = exp
+	return true
 }
 
 // getState reads the record of id inside txn without its body (loadBody
@@ -138,32 +192,22 @@ func (q *Queue) updateRecord(id string, change func(txn *badger.Txn, rec *record
 	return fmt.Errorf("update record %s: %w", id, err)
 }
 
-// setRecordIn writes rec's state and index keys with ttl inside txn: used
-// when the TTL of the record changes (final outcome, reopening Retry). The
-// body is written only when it came from the state (bodyInState): a record
-// of an earlier version, whose inline body moves to its own key here.
-func setRecordIn(txn *badger.Txn, rec *record, ttl time.Duration) error {
+// setStateIn writes rec's state expiring at exp (0: never) inside txn, and
+// its index keys too when reindex (expiring at rec.IndexExpires): the write
+// of every attempt's outcome and of a Retry. The body is written only when it
+// came from the state (moveInlineBodyIn).
+func setStateIn(txn *badger.Txn, rec *record, exp uint64, reindex bool) error {
 	if err := moveInlineBodyIn(txn, rec); err != nil {
 		return err
 	}
-	exp := expiresAt(ttl)
-	for _, e := range append([]*badger.Entry{stateEntry(rec, exp)}, indexEntries(rec, exp)...) {
+	entries := []*badger.Entry{stateEntry(rec, exp)}
+	if reindex {
+		entries = append(entries, indexEntries(rec, uint64(rec.IndexExpires))...)
+	}
+	for _, e := range entries {
 		if err := txn.SetEntry(e); err != nil {
 			return fmt.Errorf("write record %s: %w", rec.ID, err)
 		}
-	}
-	return nil
-}
-
-// setStateIn writes only rec's state, without expiry, inside txn: the write
-// of an attempt that leaves the record pending, whose body and index keys are
-// unchanged.
-func setStateIn(txn *badger.Txn, rec *record) error {
-	if err := moveInlineBodyIn(txn, rec); err != nil {
-		return err
-	}
-	if err := txn.SetEntry(stateEntry(rec, 0)); err != nil {
-		return fmt.Errorf("write record %s: %w", rec.ID, err)
 	}
 	return nil
 }
