@@ -68,7 +68,10 @@ func recordEntries(rec *record, ttl time.Duration) []*badger.Entry {
 // is before the state's or more than a quarter of keep_logs after it: with
 // the default 30 days a delivered log's index keys outlive it by at most
 // pendingSpan (a day and a half), and are not written again. An index key
-// whose state is gone is skipped by Logs.
+// whose state is gone is skipped by Logs. The one case this gives up: a job
+// held back for longer than keep_logs plus pendingSpan without any attempt
+// (its destination's breaker open all that time) drops out of Logs until its
+// next outcome writes its index keys again; it is still queued and delivered.
 
 // pendingSpan bounds how long a record stays pending on its retry schedule:
 // the delays with their jitter, and an hour to spare.
