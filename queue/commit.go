@@ -28,6 +28,7 @@ type outcome struct {
 	created      int64
 	endNs        int64
 	nextDue      int64
+	expires      uint64 // of a final outcome: when the last of its entries expires, unix seconds
 	subscription string
 }
 

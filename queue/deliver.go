@@ -203,8 +203,9 @@ func describeTransportError(err error) string {
 
 // applyOutcome writes o's outcome inside txn: the job is removed or moved to
 // its next due time and the log item updated. Only the small state entry
-// (and, at the final outcome, the index keys with the log's TTL) is written:
-// the body, written once at Enqueue, is never rewritten (bodyEntry).
+// (and the index keys, when their expiry is off: finalIndex,
+// extendPendingIndex) is written: the body, written once at Enqueue, is never
+// rewritten (bodyEntry).
 //
 // rec is the record's state as the attempt's pass read it; nothing changes
 // the state of a claimed job (commitShared).
@@ -258,7 +259,9 @@ func (q *Queue) applyOutcome(txn *badger.Txn, rec record, o *outcome) error {
 	// (finalIndex). The body stays as it is: it has no TTL (bodyEntry), and
 	// sweepBodies deletes it once this state has expired.
 	exp := expiresAt(cfg.KeepLogs)
-	return setStateIn(txn, &rec, exp, finalIndex(&rec, exp, cfg.KeepLogs))
+	reindex := finalIndex(&rec, exp, cfg.KeepLogs)
+	o.expires = max(exp, uint64(rec.IndexExpires))
+	return setStateIn(txn, &rec, exp, reindex)
 }
 
 // recorded runs after o's outcome was committed (err nil) or could not be:
@@ -274,7 +277,9 @@ func (q *Queue) recorded(o *outcome, err error) {
 	}
 	outcome := o.status
 	if isFinal(outcome) {
-		q.compact.noteExpiry(time.Now().Add(cfg.KeepLogs).UnixNano())
+		// A drained queue is flattened again once the last of them has
+		// expired (compactIfDrained): the state, or index keys outliving it.
+		q.compact.noteExpiry(time.Unix(int64(o.expires), 0).UnixNano())
 	}
 	q.countOutcome(outcome, res)
 	if outcome == StatusRetrying {
