@@ -230,15 +230,7 @@ func TestResponseDataKeepsFirst64KiB(t *testing.T) {
 // makes the job due again: the committer writes an outcome over the state its pass read, and the Retry's
 // change must neither be overwritten by it nor leave a job key behind that no pass would deliver.
 func TestRetryDuringAnAttemptWaitsForItsOutcome(t *testing.T) {
-	hang := make(chan struct{})
-	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n == 0 {
-			<-hang
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(hang) }) }
+	rc, unblock := newFirstHangsReceiver(t)
 	q := openQueue(t, "")
 	t.Cleanup(unblock) // registered last, so it runs before the queue's and the receiver's cleanups, which wait for the attempt
 	cfg := testConfig()
@@ -282,15 +274,7 @@ func TestRetryDuringAnAttemptWaitsForItsOutcome(t *testing.T) {
 // A Retry of a job claimed ahead (read, waiting for a free slot of its destination) does not wait for the
 // attempts in flight: the job is given back and made due at once.
 func TestRetryOfAReadyJobDoesNotWait(t *testing.T) {
-	hang := make(chan struct{})
-	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n == 0 {
-			<-hang
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(hang) }) }
+	rc, unblock := newFirstHangsReceiver(t)
 	q := openQueue(t, "")
 	t.Cleanup(unblock)
 	cfg := testConfig()
@@ -336,4 +320,18 @@ func TestRetryOfAReadyJobDoesNotWait(t *testing.T) {
 	if n := rc.count(); n != 2 {
 		t.Errorf("receiver got %d requests, want 2 (a Retry of a pending job makes it due, it does not add a delivery)", n)
 	}
+}
+
+// newFirstHangsReceiver is a receiver that answers 200, except that its first request waits until unblock is
+// called (any number of times).
+func newFirstHangsReceiver(t *testing.T) (rc *receiver, unblock func()) {
+	hang := make(chan struct{})
+	var once sync.Once
+	rc = newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 0 {
+			<-hang
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	return rc, func() { once.Do(func() { close(hang) }) }
 }
