@@ -53,7 +53,7 @@ type record struct {
 	Error           string
 	// IndexExpires is the Badger expiry (unix seconds) the two log index
 	// keys were written with; 0: none (a pending record of an earlier
-	// version). See indexExpiry.
+	// version). See finalIndex and extendPendingIndex (store.go).
 	IndexExpires int64
 
 	// bodyInState: Body came from the state entry (a record of an earlier
