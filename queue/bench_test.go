@@ -1,8 +1,12 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -10,15 +14,7 @@ import (
 // BenchmarkEnqueueParallel measures durable enqueue of one 2 KiB message per
 // call from concurrent callers (group commit).
 func BenchmarkEnqueueParallel(b *testing.B) {
-	q, err := Open(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer q.Close()
-	cfg := testConfig()
-	cfg.Paused = true
-	cfg.DailyLimit, cfg.DailyLimitSet = 0, true
-	q.Configure(cfg, newFakeEndpoints())
+	q, _ := openPausedBenchQueue(b)
 	body := body2K()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -34,19 +30,92 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkDeliverBacklog measures draining a backlog to a local receiver.
+// The drain's CPU breakdown. On a machine where the receiver, sidehook and
+// the plain client of the harness's drain figure share two cores, the rate
+// each side reaches follows from the CPU it spends per POST. These three
+// benchmarks measure that CPU (cpu-ns/op, from getrusage, so every goroutine
+// counts: Badger's compactions, the HTTP client's loops, the receiver, which
+// is the same httptest server in all three) with the same body and the same
+// concurrency (drainConcurrency, the harness's per_destination):
+//
+//   - BenchmarkPlainPost: a plain net/http client POSTing the body;
+//   - BenchmarkAttemptOnly: sidehook's attempt (signature, headers, the
+//     guarded transport) without any storage;
+//   - BenchmarkDeliverBacklog: sidehook emptying a backlog from its queue.
+//
+// DeliverBacklog minus AttemptOnly is what the queue's bookkeeping costs per
+// delivery: reading the job, its state and body, committing the outcome,
+// and Badger's compactions of it. bench/ runs them as figure 5b.
+
+// drainConcurrency is the harness's per_destination in the drain figure.
+const drainConcurrency = 8
+
+// BenchmarkPlainPost is the drain's baseline: drainConcurrency goroutines
+// POSTing a 2 KiB body with a plain client.
+func BenchmarkPlainPost(b *testing.B) {
+	srv := newBenchReceiver(b)
+	body := body2K()
+	tr := &http.Transport{MaxIdleConnsPerHost: drainConcurrency, MaxConnsPerHost: drainConcurrency}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	defer reportCPU(b)()
+	b.ResetTimer()
+	parallelOps(b, func() error {
+		req, err := http.NewRequest(http.MethodPost, srv, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	})
+}
+
+// BenchmarkAttemptOnly is sidehook's HTTP attempt of a 2 KiB body without
+// the queue: what a delivery costs before any bookkeeping.
+func BenchmarkAttemptOnly(b *testing.B) {
+	srv := newBenchReceiver(b)
+	q, _ := openPausedBenchQueue(b)
+	full, ep := q.config(), newFakeEndpoints()
+	proto := record{ID: NewMessageID(), SubscriptionUID: "sub", URL: srv, Body: body2K()}
+	defer reportCPU(b)()
+	b.ResetTimer()
+	parallelOps(b, func() error {
+		rec := proto
+		if res := q.deliver(full, ep, &rec); !res.delivered {
+			return errors.New(res.reason)
+		}
+		return nil
+	})
+}
+
+// parallelOps runs op b.N times over drainConcurrency goroutines.
+func parallelOps(b *testing.B, op func() error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range drainConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkDeliverBacklog measures draining a backlog of b.N 2 KiB events
+// to a local receiver, with the harness's drain settings.
 func BenchmarkDeliverBacklog(b *testing.B) {
 	srv := newBenchReceiver(b)
-	q, err := Open(b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer q.Close()
-	cfg := testConfig()
-	cfg.Paused = true
-	cfg.DailyLimit, cfg.DailyLimitSet = 0, true
-	cfg.Workers, cfg.PerDestination = 16, 16
-	q.Configure(cfg, newFakeEndpoints())
+	q, cfg := openPausedBenchQueue(b)
 	body := body2K()
 	for i := 0; i < b.N; i += 100 {
 		batch := make([]Message, 0, 100)
@@ -59,6 +128,7 @@ func BenchmarkDeliverBacklog(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	defer reportCPU(b)()
 	b.ResetTimer()
 	cfg.Paused = false
 	q.Configure(cfg, newFakeEndpoints())
@@ -76,4 +146,21 @@ func newBenchReceiver(b *testing.B) string {
 	srv := newReceiverFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	b.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// openPausedBenchQueue opens a queue in a fresh directory with delivery
+// paused, no daily limit and the harness's drain concurrency, closed at the
+// end of the benchmark.
+func openPausedBenchQueue(b *testing.B) (*Queue, Config) {
+	q, err := Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = q.Close() })
+	cfg := testConfig()
+	cfg.Paused = true
+	cfg.DailyLimit, cfg.DailyLimitSet = 0, true
+	cfg.Workers, cfg.PerDestination = 16, drainConcurrency
+	q.Configure(cfg, newFakeEndpoints())
+	return q, cfg
 }
