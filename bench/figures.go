@@ -337,11 +337,15 @@ func (b *bench) callToDelivery(r *report) error {
 	return nil
 }
 
+// drainConcurrency is the per_destination of the drain figure and the plain client's connections; the
+// queue package's drain benchmarks (figure 5b) use the same.
+const drainConcurrency = 8
+
 // drain compares how fast sidehook empties a backlog into a local receiver with a plain Go client POSTing
 // bodies of the same shape to the same receiver, both at the same time and with the same concurrency; each
 // rate is counted over the window in which both were running.
 func (b *bench) drain(r *report) error {
-	const perDest = 8
+	const perDest = drainConcurrency
 	var in *instance
 	paused := true
 	block := func(in *instance) string {

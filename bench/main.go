@@ -212,6 +212,13 @@ func run(o options) error {
 		}
 	}
 
+	if o.want("drain") {
+		logf("drain CPU benchmarks (figure 5b)")
+		if err := r.drainCPU(root, o.short); err != nil {
+			return err
+		}
+	}
+
 	b, err := newBench(o, bin, work, outDir, o.want("paired") || o.want("c2d"))
 	if err != nil {
 		return err
