@@ -204,7 +204,8 @@ func run(o options) error {
 		return fmt.Errorf("go build ./cmd/sidehook: %w", err)
 	}
 
-	r := &report{opts: o, machine: machine()}
+	r := &report{opts: o, machine: machine(), steal: map[string]float64{}}
+	whole := startSteal()
 	if o.allocs && o.want("allocs") {
 		logf("allocation benchmark of the handler")
 		if err := r.allocBench(root, o.short); err != nil {
@@ -231,11 +232,16 @@ func run(o options) error {
 		{"drain", b.drain}, {"mem", b.memory}, {"disk", b.disk}}
 	for _, st := range steps {
 		if st.group == "" || o.want(st.group) {
+			m := startSteal()
 			if err := st.run(r); err != nil {
 				return err
 			}
+			if st.group != "" {
+				r.steal[st.group] = m.share()
+			}
 		}
 	}
+	r.steal["run"] = whole.share()
 	r.elapsed = time.Since(start)
 	text := r.markdown()
 	fmt.Println(text)
