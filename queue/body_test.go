@@ -47,6 +47,8 @@ func TestBodyIsWrittenOnce(t *testing.T) {
 	cfg := testConfig()
 	cfg.Retry = []time.Duration{time.Hour, time.Hour}
 	cfg.KeepLogs = time.Hour
+	// Paused until the entries Enqueue wrote are read: a first attempt made before that would be taken for them.
+	cfg.Paused = true
 	q.Configure(cfg, newFakeEndpoints())
 	msg := newMessage(rc.srv.URL)
 	enqueue(t, q, msg)
@@ -58,6 +60,8 @@ func TestBodyIsWrittenOnce(t *testing.T) {
 	if rec, err := decodeRecord(state.value); err != nil || len(rec.Body) != 0 {
 		t.Fatalf("stored state carries the body (%d bytes) or does not decode: %v", len(rec.Body), err)
 	}
+	cfg.Paused = false
+	q.Configure(cfg, newFakeEndpoints())
 
 	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusRetrying))
 	after := readEntry(t, q, bodyKey(msg.ID))
