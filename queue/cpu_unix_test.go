@@ -25,3 +25,17 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// waitProcessIdle waits, at most limit, until the process used less than a
+// twentieth of a core over 200 ms: until the background work of what came
+// before (Badger's compactions) is done.
+func waitProcessIdle(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		c0, w0 := processCPU(), time.Now()
+		<-time.After(200 * time.Millisecond) // the window the CPU time is measured over
+		if used := processCPU() - c0; used < time.Since(w0)/20 {
+			return
+		}
+	}
+}
