@@ -319,10 +319,16 @@ func (s *scheduler) run() {
 		}
 		cfg := s.q.config()
 		wait := idlePoll
-		if !cfg.Paused {
-			wait = s.pass(cfg)
-		} else {
+		switch {
+		case cfg.Paused:
 			s.dropReady()
+		case !s.q.disk.allowBookkeeping():
+			// No attempt starts whose outcome the disk could not take;
+			// look again soon, so delivery resumes once space returns.
+			s.dropReady()
+			wait = diskRecheck
+		default:
+			wait = s.pass(cfg)
 		}
 		timer.Reset(max(wait, time.Millisecond))
 		select {
@@ -719,7 +725,7 @@ func (s *scheduler) next(j job) (readyJob, bool) {
 	cfg := s.q.config()
 	s.mu.Lock()
 	if st := s.dests[j.dest]; st != nil && len(st.ready) > 0 && !st.breaker.open() && !cfg.Paused && !s.q.closed.Load() &&
-		s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
+		s.q.disk.allowBookkeeping() && s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
 		r := st.ready[0]
 		st.ready = st.ready[1:]
 		s.readyCount--
