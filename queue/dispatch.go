@@ -723,9 +723,10 @@ func (s *scheduler) startReady(cfg *Config, dest string) claimResult {
 // limits (which Configure may have lowered) allow, or gives the slot back.
 func (s *scheduler) next(j job) (readyJob, bool) {
 	cfg := s.q.config()
+	diskOK := s.q.disk.allowBookkeeping() // may measure the disk: not under s.mu
 	s.mu.Lock()
 	if st := s.dests[j.dest]; st != nil && len(st.ready) > 0 && !st.breaker.open() && !cfg.Paused && !s.q.closed.Load() &&
-		s.q.disk.allowBookkeeping() && s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
+		diskOK && s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
 		r := st.ready[0]
 		st.ready = st.ready[1:]
 		s.readyCount--

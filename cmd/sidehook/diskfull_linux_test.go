@@ -101,10 +101,11 @@ func (w *hookWorld) callAsUpstream(p *process, key string) {
 	body := bigEcho(key)
 	status, got, err := post(w.site, body)
 	if err != nil {
+		// A connection cut short may be the process dying: give it a moment to be gone.
 		select {
 		case <-p.done:
 			w.t.Fatalf("call %s: %v; sidehook died:\n%s", key, err, crashReport(p.output.String()))
-		default:
+		case <-time.After(5 * time.Second):
 		}
 		w.t.Fatalf("call %s: %v", key, err)
 	}
