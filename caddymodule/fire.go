@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -62,6 +63,11 @@ func (rt *runtime) enqueue(ctx context.Context, msgs []queue.Message) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 	defer cancel()
 	res, err := entry.q.Enqueue(ctx, msgs)
+	if errors.Is(err, queue.ErrDiskFull) {
+		rt.metrics.eventsDropped.WithLabelValues("disk_full").Add(float64(len(msgs)))
+		warnDiskFull(rt.logger, rt.queueDir, len(msgs))
+		return
+	}
 	if err != nil {
 		rt.metrics.eventsDropped.WithLabelValues("store_failed").Add(float64(len(msgs)))
 		rt.logger.Error("storing events failed; events dropped", zap.Int("events", len(msgs)), zap.Error(err))

@@ -129,6 +129,14 @@ func (c *committer) commit(batch []*outcome) {
 // (scheduler.holdForRetry). Reading every state again here was a third of
 // the commit's cost on a drain.
 func (q *Queue) commitShared(batch []*outcome) error {
+	var size int64
+	for _, o := range batch {
+		size += int64(o.size())
+	}
+	// No gate: the attempts happened, and their outcomes are a few KiB
+	// that the disk gate's floor leaves room for.
+	q.disk.begin(size)
+	defer q.disk.done(size)
 	return q.db.Update(func(txn *badger.Txn) error {
 		for _, o := range batch {
 			if err := q.applyOutcome(txn, o.rec, o); err != nil {
@@ -141,5 +149,7 @@ func (q *Queue) commitShared(batch []*outcome) error {
 
 // commitOne records o in a transaction of its own.
 func (q *Queue) commitOne(o *outcome) error {
+	q.disk.begin(int64(o.size()))
+	defer q.disk.done(int64(o.size()))
 	return q.db.Update(func(txn *badger.Txn) error { return q.applyOutcome(txn, o.rec, o) })
 }

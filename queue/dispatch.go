@@ -319,10 +319,16 @@ func (s *scheduler) run() {
 		}
 		cfg := s.q.config()
 		wait := idlePoll
-		if !cfg.Paused {
-			wait = s.pass(cfg)
-		} else {
+		switch {
+		case cfg.Paused:
 			s.dropReady()
+		case !s.q.disk.allowBookkeeping():
+			// No attempt starts whose outcome the disk could not take;
+			// look again soon, so delivery resumes once space returns.
+			s.dropReady()
+			wait = diskRecheck
+		default:
+			wait = s.pass(cfg)
 		}
 		timer.Reset(max(wait, time.Millisecond))
 		select {
@@ -717,9 +723,10 @@ func (s *scheduler) startReady(cfg *Config, dest string) claimResult {
 // limits (which Configure may have lowered) allow, or gives the slot back.
 func (s *scheduler) next(j job) (readyJob, bool) {
 	cfg := s.q.config()
+	diskOK := s.q.disk.allowBookkeeping() // may measure the disk: not under s.mu
 	s.mu.Lock()
 	if st := s.dests[j.dest]; st != nil && len(st.ready) > 0 && !st.breaker.open() && !cfg.Paused && !s.q.closed.Load() &&
-		s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
+		diskOK && s.perDest[j.dest] <= cfg.PerDestination && s.inFlight <= cfg.Workers {
 		r := st.ready[0]
 		st.ready = st.ready[1:]
 		s.readyCount--

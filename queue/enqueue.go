@@ -29,6 +29,12 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []Message) (res EnqueueResult,
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("enqueue: %w", err)
 	}
+	size := enqueueSize(msgs)
+	if !q.disk.allowEnqueue(size) {
+		return res, ErrDiskFull
+	}
+	q.disk.begin(size)
+	defer q.disk.done(size)
 	cfg := q.config()
 	now := cfg.Now()
 	nowNs := now.UnixNano()
@@ -141,6 +147,17 @@ func (q *Queue) Enqueue(ctx context.Context, msgs []Message) (res EnqueueResult,
 		q.sched.note(dest, nowNs)
 	}
 	return res, nil
+}
+
+// enqueueSize is what storing msgs writes, for the disk gate: each body
+// once (value log), with a generous KiB for its keys, state and index entries
+// and their copies in the write-ahead log.
+func enqueueSize(msgs []Message) int64 {
+	var n int64
+	for i := range msgs {
+		n += int64(len(msgs[i].Body)) + 1<<10
+	}
+	return n
 }
 
 // destinationOf is the key PerDestination counts by: host and port, so two

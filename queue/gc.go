@@ -42,8 +42,13 @@ func (q *Queue) gcLoop() {
 
 // CollectGarbage deletes the bodies of expired logs (sweepBodies), compacts
 // a drained queue (compactIfDrained), then runs Badger's value-log GC until a
-// round finds nothing worth rewriting.
+// round finds nothing worth rewriting. Every step writes before it frees, so
+// each waits for the disk gate (diskspace.go): a run with too little space
+// does nothing and the next one tries again.
 func (q *Queue) CollectGarbage() {
+	if !q.disk.allowBookkeeping() {
+		return
+	}
 	if n, err := q.sweepBodies(time.Now()); err != nil {
 		q.logger.Warn("delete bodies of expired logs", errField(err))
 	} else if n > 0 {
@@ -51,6 +56,11 @@ func (q *Queue) CollectGarbage() {
 	}
 	q.compactIfDrained()
 	for range gcRoundsPerRun {
+		// A round rewrites the live part of one value log file into the
+		// current one, which may need a new file.
+		if !q.disk.allowRewrite(2 * q.db.Opts().ValueLogFileSize) {
+			return
+		}
 		err := q.db.RunValueLogGC(gcDiscardRatio)
 		if err == nil {
 			continue
@@ -117,6 +127,10 @@ func (q *Queue) compactIfDrained() {
 	// earlier process deleted or let expire.
 	stale := c.at == 0 || finished != c.finished || (expiry > c.at && now > expiry)
 	if !stale {
+		return
+	}
+	// A flatten writes the tables anew before it deletes the old ones.
+	if lsm, _ := q.db.Size(); !q.disk.allowRewrite(lsm) {
 		return
 	}
 	if err := q.db.Flatten(2); err != nil {

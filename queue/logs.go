@@ -104,7 +104,13 @@ func (q *Queue) Log(id string) (LogItem, bool, error) {
 // with the same webhook-id; if that attempt fails it is dead again at once,
 // as its schedule is spent. A job being attempted right now is waited for
 // (holdForRetry): at most its timeout.
+//
+// It answers ErrDiskFull, and changes nothing, while the disk gate keeps the
+// queue from writing.
 func (q *Queue) Retry(id string) error {
+	if !q.disk.allowBookkeeping() {
+		return ErrDiskFull
+	}
 	release := q.sched.holdForRetry(id)
 	now := q.now().UnixNano()
 	var (

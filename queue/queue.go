@@ -49,6 +49,9 @@ type Queue struct {
 	compact compactState
 	// sweep is where the next sweep of expired logs' bodies starts (sweep.go).
 	sweep bodySweep
+	// disk keeps Badger from writing into space the filesystem cannot give
+	// (diskspace.go).
+	disk *diskGate
 	// lifecycle orders Configure's start of the dispatcher against Close.
 	lifecycle sync.Mutex
 	started   bool
@@ -67,7 +70,8 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	db, err := badger.Open(badgerOptions(dir, logger))
+	opts := badgerOptions(dir, logger)
+	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open queue database in %s: %w", dir, err)
 	}
@@ -76,6 +80,9 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 		logger:  logger,
 		limits:  newDailyLimits(),
 		closing: make(chan struct{}),
+		disk: newDiskGate(dir, opts, func(err error) {
+			logger.Warn("cannot measure the queue directory's free space; nothing is written to the queue until it can", errField(err))
+		}),
 	}
 	initial := Config{}.withDefaults()
 	q.cfg.Store(&initial)

@@ -14,6 +14,9 @@ type Stats struct {
 	Delivered uint64 `json:"delivered"`
 	Failed    uint64 `json:"failed"`
 	Limited   uint64 `json:"limited"`
+	// Disk is the disk gate's view (diskspace.go); nil where it cannot
+	// measure.
+	Disk *DiskSpace `json:"disk,omitempty"`
 }
 
 type counters struct {
@@ -36,5 +39,6 @@ func (q *Queue) Stats() Stats {
 		Delivered: q.stats.delivered.Load(),
 		Failed:    q.stats.failed.Load(),
 		Limited:   q.stats.limited.Load(),
+		Disk:      q.disk.view(),
 	}
 }
