@@ -351,6 +351,9 @@ func (rt *runtime) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer
 	if !found || item.ClientID != id.Client || rt.operatorOnly(item.SubscriptionUID) {
 		return errAnswer(codeNotFound, fmt.Sprintf("log item %s not found", logID.Str))
 	}
+	if answer, refused := rt.refuseRetryOfDeletedSubscription(item); refused {
+		return answer
+	}
 	if err := entry.q.Retry(logID.Str); err != nil {
 		if errors.Is(err, queue.ErrNotFound) {
 			return errAnswer(codeNotFound, fmt.Sprintf("log item %s not found", logID.Str))
