@@ -221,6 +221,12 @@ func unmarshalIdentity(d *caddyfile.Dispenser) (*IdentityConfig, error) {
 						return nil, d.Errf("resolve ttl: bad duration %q", v)
 					}
 					rc.TTL = caddy.Duration(dur)
+				case "logout":
+					patterns, err := patternArgs(d)
+					if err != nil {
+						return nil, err
+					}
+					rc.Logout = append(rc.Logout, patterns...)
 				default:
 					return nil, d.Errf("unknown resolve subdirective %q", d.Val())
 				}

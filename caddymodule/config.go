@@ -55,13 +55,16 @@ type IdentityConfig struct {
 	Resolve *ResolveConfig `json:"resolve,omitempty"`
 }
 
-// ResolveConfig is `identity { resolve <method> { client <path>; user <path>; ttl <d> } }`.
+// ResolveConfig is `identity { resolve <method> { client <path>; user <path>; ttl <d>; logout <pattern>… } }`.
 type ResolveConfig struct {
 	Method string `json:"method"`
 	// Client and User are gjson paths into the method's result.
 	Client string         `json:"client,omitempty"`
 	User   string         `json:"user,omitempty"`
 	TTL    caddy.Duration `json:"ttl,omitempty"`
+	// Logout patterns name the calls that end the session in params[session_param]: once the upstream answers
+	// one with a success, the cached identity of that session is forgotten at once instead of at TTL.
+	Logout []string `json:"logout,omitempty"`
 }
 
 // ManagementConfig is the `management [<service>]` line.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type identifier struct {
 	sessionParam int
 	// resolvePrefix is the resolve call's body up to the session.
 	resolvePrefix string
+	// logout matches the calls whose success ends the session they carry (nil: none are watched).
+	logout *matcher.PatternSet
 
 	mu       sync.Mutex
 	sessions map[string]*sessionEntry
@@ -75,6 +78,12 @@ func (h *Handler) compileIdentity() (*identifier, error) {
 			idf.ttl = defaultResolveTTL
 		}
 		idf.sessions = map[string]*sessionEntry{}
+		if len(rc.Logout) > 0 {
+			var err error
+			if idf.logout, err = matcher.NewPatternSet(rc.Logout); err != nil {
+				return nil, fmt.Errorf("identity resolve %s: logout: %w", rc.Method, err)
+			}
+		}
 	}
 	return idf, nil
 }
@@ -84,8 +93,8 @@ func (idf *identifier) configured() bool {
 	return idf.resolve != nil || idf.client != "" || idf.user != ""
 }
 
-// session returns the raw JSON of the value a call carries at session_param: the cache key, and exactly what
-// is sent back to the upstream when it is resolved.
+// session returns the JSON of the value a call carries at session_param: the cache key, and what is sent back
+// to the upstream when it is resolved. See canonicalSession for why it may differ from the call's spelling.
 func (idf *identifier) session(params []byte) (string, bool) {
 	if idf.sessionParam < 0 || len(params) == 0 {
 		return "", false
@@ -94,7 +103,30 @@ func (idf *identifier) session(params []byte) (string, bool) {
 	if !v.Exists() || v.Type == gjson.Null || v.Raw == `""` {
 		return "", false
 	}
-	return v.Raw, true
+	return canonicalSession(v), true
+}
+
+// canonicalSession spells a printable-ASCII string session one way: `"s\u0031"` and `"s1"` are one session to
+// the upstream, so they must be one cache entry, or a logout in one spelling would leave the other cached. Any
+// other value keeps its raw JSON: JSON decoding is not one-to-one beyond ASCII (a lone surrogate escape and
+// U+FFFD decode alike), and two sessions the upstream may tell apart must never share an entry.
+func canonicalSession(v gjson.Result) string {
+	if v.Type != gjson.String || !strings.Contains(v.Raw, `\`) {
+		return v.Raw
+	}
+	b := make([]byte, 0, len(v.Str)+8)
+	b = append(b, '"')
+	for i := 0; i < len(v.Str); i++ {
+		c := v.Str[i]
+		if c < 0x20 || c > 0x7e {
+			return v.Raw
+		}
+		if c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, c)
+	}
+	return string(append(b, '"'))
 }
 
 // identify returns the caller's identity for one call and whether it is authenticated (management calls

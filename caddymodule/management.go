@@ -325,7 +325,7 @@ func (rt *runtime) opGetLogs(id matcher.Identity, n gjson.Result) proxy.Answer {
 	if err != nil {
 		return errAnswer(codeInternal, "delivery log unavailable")
 	}
-	items, err := entry.q.Logs(queue.LogQuery{ClientID: id.Client, Limit: limit})
+	items, err := entry.q.Logs(queue.LogQuery{ClientID: id.Client, Limit: limit, Hide: rt.operatorOnly})
 	if err != nil {
 		rt.logger.Error("reading delivery logs", zap.Error(err))
 		return errAnswer(codeInternal, "delivery log unavailable")
@@ -348,8 +348,11 @@ func (rt *runtime) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer
 	if err != nil {
 		return errAnswer(codeInternal, "delivery log unavailable")
 	}
-	if !found || item.ClientID != id.Client {
+	if !found || item.ClientID != id.Client || rt.operatorOnly(item.SubscriptionUID) {
 		return errAnswer(codeNotFound, fmt.Sprintf("log item %s not found", logID.Str))
+	}
+	if answer, refused := rt.refuseRetryOfDeletedSubscription(item); refused {
+		return answer
 	}
 	if err := entry.q.Retry(logID.Str); err != nil {
 		if errors.Is(err, queue.ErrNotFound) {

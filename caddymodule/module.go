@@ -212,7 +212,7 @@ func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 		}
 		sum := sha256.Sum256([]byte(s.Pattern + "\x00" + s.URL + "\x00" + s.Client + "\x00" + s.User))
 		subs = append(subs, &matcher.Subscription{
-			UID:         "static_" + hex.EncodeToString(sum[:12]),
+			UID:         staticUIDPrefix + hex.EncodeToString(sum[:12]),
 			ServiceCall: s.Pattern,
 			WebhookURL:  s.URL,
 			ClientID:    s.Client,

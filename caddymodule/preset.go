@@ -6,11 +6,15 @@ const presetOTYS = "otys"
 // otysNeverFire are the OWS calls that carry credentials or only check a session: never stored, never fired.
 var otysNeverFire = []string{"login", "loginByUid", "loginAs", "logout", "check", "*.loginUser"}
 
+// otysLogout are the OWS calls that end a session: `logout` and its namespaced forms (Otys.Services.logout,
+// AnyService.logout). A successful one evicts the session from the identity cache at once.
+var otysLogout = []string{"logout", "*.logout"}
+
 // applyPreset fills every field the user left unset with the preset's value. It runs in Provision, after
 // the whole config is read, which is what makes "each overridable by a later line" hold whatever the order of
-// the lines: a field the user set is never touched. Maps merge, the user's entries winning. never_fire is the
-// one list that adds up instead: a user adding `never_fire Auth.login` cannot have meant to fire `login` again
-// (its result is a fresh session, which would then be stored and sent).
+// the lines: a field the user set is never touched. Maps merge, the user's entries winning. never_fire and a
+// resolve identity's logout are the lists that add up instead: a user adding `never_fire Auth.login` cannot have
+// meant to fire `login` again (its result is a fresh session, which would then be stored and sent).
 func (h *Handler) applyPreset() {
 	if h.Preset != presetOTYS {
 		return
@@ -21,6 +25,11 @@ func (h *Handler) applyPreset() {
 	}
 	if h.Identity == nil {
 		h.Identity = &IdentityConfig{Resolve: &ResolveConfig{Method: "check", Client: "clientId", User: "id"}}
+	}
+	if rc := h.Identity.Resolve; rc != nil {
+		// Adds up, like never_fire: evicting a session once more is never wrong (the next call asks the
+		// upstream again), and a user adding `logout Auth.signOut` cannot have meant `logout` to stop evicting.
+		rc.Logout = append(append([]string(nil), otysLogout...), rc.Logout...)
 	}
 	if h.Management == nil {
 		h.Management = &ManagementConfig{Service: defaultManagementService}

@@ -71,7 +71,7 @@ func TestPresetOTYSIsExactlyTheSpec(t *testing.T) {
 	want := Handler{
 		Preset:       "otys",
 		SessionParam: &zero,
-		Identity:     &IdentityConfig{Resolve: &ResolveConfig{Method: "check", Client: "clientId", User: "id"}},
+		Identity:     &IdentityConfig{Resolve: &ResolveConfig{Method: "check", Client: "clientId", User: "id", Logout: []string{"logout", "*.logout"}}},
 		Management:   &ManagementConfig{Service: "WebhooksService"},
 		NeverFire:    []string{"login", "loginByUid", "loginAs", "logout", "check", "*.loginUser"},
 		Multicall:    map[string]string{"Otys.Services.MultiService.execute": "otys"},

@@ -15,6 +15,7 @@ import (
 const (
 	wantsFiring     = 1 << iota // some call may fire a subscription
 	wantsManagement             // some call is for the management service
+	wantsLogout                 // some call may end a session the identity cache holds (logout.go)
 )
 
 // ServeHTTP is the request path. The common case, a call that no subscription can match, costs a body read
@@ -51,6 +52,9 @@ func (rt *runtime) scan(body []byte) int {
 		case idx.Any(method) && !rt.neverFire.Match(method):
 			wants |= wantsFiring
 		}
+		if rt.identity.isLogout(method) {
+			wants |= wantsLogout
+		}
 		return true
 	})
 	if !isRPC {
@@ -76,6 +80,12 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 	req, err := proxy.Parse(body, rt.nesting)
 	if err != nil {
 		return next.ServeHTTP(w, r)
+	}
+	if wants&wantsLogout != 0 {
+		if lw := rt.watchLogouts(w, req); lw != nil {
+			w = lw
+			defer lw.finish()
+		}
 	}
 	if wants&wantsManagement != 0 {
 		return h.serveManaged(w, r, next, req)

@@ -32,6 +32,10 @@ type LogQuery struct {
 	AnyClient bool   // ...unless AnyClient (operators' admin API)
 	Status    string // "" = any
 	Limit     int    // default 10
+	// Hide, when set, leaves out the items whose subscription uid it reports, before they count
+	// toward Limit: a caller that may not see some subscriptions' items still gets Limit items of
+	// the ones it may see, not fewer.
+	Hide func(subscriptionUID string) bool
 }
 
 const (
@@ -67,6 +71,9 @@ func (q *Queue) Logs(query LogQuery) ([]LogItem, error) {
 				return err
 			}
 			if query.Status != "" && rec.Status != query.Status {
+				continue
+			}
+			if query.Hide != nil && query.Hide(rec.SubscriptionUID) {
 				continue
 			}
 			if err := loadBody(txn, &rec); err != nil {

@@ -172,3 +172,34 @@ func TestIndexKeysAreNotRewrittenAtTheFinalOutcome(t *testing.T) {
 		t.Errorf("getLogs lists %d items (%v), want both", len(items), err)
 	}
 }
+
+// Hide leaves out the items of the subscriptions it names before Limit counts, so a caller that may not see
+// them still gets Limit items of the ones it may see.
+func TestLogsHideLeavesOutItemsBeforeTheLimit(t *testing.T) {
+	q := openQueue(t, "")
+	cfg := testConfig()
+	cfg.Paused = true
+	q.Configure(cfg, newFakeEndpoints())
+	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var visible []string
+	for i := range 6 {
+		m := newMessage("http://127.0.0.1:1/")
+		m.SubscriptionUID = []string{"own", "operator"}[i%2]
+		m.Created = base.Add(time.Duration(i) * time.Minute)
+		enqueue(t, q, m)
+		if m.SubscriptionUID == "own" {
+			visible = append(visible, m.ID)
+		}
+	}
+	items, err := q.Logs(LogQuery{ClientID: "42", Limit: 2, Hide: func(uid string) bool { return uid == "operator" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.ID)
+	}
+	if want := reversed(visible)[:2]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Logs with Hide = %v, want the two newest of the visible items %v", got, want)
+	}
+}
