@@ -19,7 +19,8 @@ type Handler struct {
 	Identity *IdentityConfig `json:"identity,omitempty"`
 	// Management, when set, answers <service>.getList/add/update/delete/getLogs/rotateSecret/retry locally.
 	Management *ManagementConfig `json:"management,omitempty"`
-	// NeverFire patterns are never fired and never stored (logins, logouts, session checks).
+	// NeverFire patterns are never fired and never stored (logins, logouts, session checks). A pattern of one
+	// segment without `*` (`login`) also covers every namespaced form of it (`Otys.Services.login`, `X.login`).
 	NeverFire []string `json:"never_fire,omitempty"`
 	// RedactPaths are gjson paths into the event ({"request":{"method","args"},"result"}) blanked before storage.
 	RedactPaths []string `json:"redact_paths,omitempty"`
