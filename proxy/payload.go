@@ -40,7 +40,8 @@ func OTYSPayload(env Envelope, ev *Event) []byte {
 
 // JSONRPCPayload builds the `payload jsonrpc` body: the same envelope fields, then "request":
 // {"jsonrpc":"2.0","method","params","id"} (id omitted for notifications) and "response":
-// {"jsonrpc":"2.0","result"|"error","id"}.
+// {"jsonrpc":"2.0","result"|"error","id"}, or "response":null for a notification (ev.Notification),
+// which gets none.
 func JSONRPCPayload(env Envelope, ev *Event) []byte {
 	b := make([]byte, 0, 320+len(ev.Args)+len(ev.Result)+len(ev.Error))
 	b = appendEnvelope(b, env, ev)
@@ -51,6 +52,10 @@ func JSONRPCPayload(env Envelope, ev *Event) []byte {
 	if ev.ID != nil {
 		b = append(b, `,"id":`...)
 		b = append(b, ev.ID...)
+	}
+	if ev.Notification {
+		// A notification gets no response: saying there was none is the truth, an invented one is not.
+		return append(b, `},"response":null}`...)
 	}
 	b = append(b, `},"response":{"jsonrpc":"2.0",`...)
 	if ev.Error != nil {

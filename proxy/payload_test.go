@@ -132,3 +132,18 @@ func TestAppendJSONStringAgreesWithEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// A notification gets no response: its event says so, "result":null in the otys payload and "response":null
+// in the jsonrpc one, and its request has no id.
+func TestPayloadsOfANotification(t *testing.T) {
+	rd := Redactor{SessionParam: -1}
+	ev := rd.Event(Call{Method: "Svc.ping", Params: []byte(`[1]`), Notification: true}, Outcome{Found: true, OK: true})
+	env := Envelope{ID: "msg_1", Time: time.Date(2026, 11, 23, 15, 4, 5, 0, time.UTC), WebhookUID: "u", WebhookURL: "https://e.org/h", ClientID: "1", UserID: "2"}
+	head := `{"id":"msg_1","time":"2026-11-23T15:04:05.000Z","event":"Svc.ping","webhook":{"uid":"u","url":"https://e.org/h"},"user":{"clientId":"1","internalId":"2"},`
+	if got, want := string(OTYSPayload(env, &ev)), head+`"request":{"method":"Svc.ping","args":[1]},"result":null}`; got != want {
+		t.Errorf("otys payload =\n%s\nwant\n%s", got, want)
+	}
+	if got, want := string(JSONRPCPayload(env, &ev)), head+`"request":{"jsonrpc":"2.0","method":"Svc.ping","params":[1]},"response":null}`; got != want {
+		t.Errorf("jsonrpc payload =\n%s\nwant\n%s", got, want)
+	}
+}
