@@ -20,8 +20,8 @@ func init() {
 
 // adminAPI serves sidehook's operator routes on Caddy's admin endpoint (SPEC.md section 8):
 //
-//	GET  /sidehook/subscriptions          every subscription of every client (secrets left out)
-//	GET  /sidehook/logs?status=&limit=    delivery log items, newest first
+//	GET  /sidehook/subscriptions          every subscription of every client (secrets left out, URL passwords masked)
+//	GET  /sidehook/logs?status=&limit=    delivery log items, newest first (URL passwords masked)
 //	POST /sidehook/logs/<id>/retry        attempt a delivery again now
 //	GET  /sidehook/stats                  queue depth, in flight, dead, delivered, failed, limited
 //
@@ -73,6 +73,7 @@ func (adminAPI) subscriptions(w http.ResponseWriter, r *http.Request) error {
 				seen[s.UID] = true
 				v := viewOf(s)
 				v.Secret = "" // operators manage deliveries, not receivers' keys
+				v.WebhookURL = maskURLPassword(v.WebhookURL)
 				views = append(views, v)
 			}
 		}
@@ -100,6 +101,10 @@ func (adminAPI) logs(w http.ResponseWriter, r *http.Request) error {
 			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 		}
 		items = append(items, got...)
+	}
+	for i := range items { // a receiver's basic-auth password is its client's secret, not the operator's
+		items[i].RequestData = maskURLPasswordIn(items[i].RequestData, items[i].WebhookURL)
+		items[i].WebhookURL = maskURLPassword(items[i].WebhookURL)
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].ID > items[j].ID }) // ids sort by time
 	if len(items) > q.Limit {

@@ -154,6 +154,11 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 		h.FireOnError = true
+	case "fire_notifications":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		h.FireNotifications = true
 	case "max_body":
 		v, err := oneArg(d)
 		if err != nil {

@@ -19,7 +19,8 @@ type Handler struct {
 	Identity *IdentityConfig `json:"identity,omitempty"`
 	// Management, when set, answers <service>.getList/add/update/delete/getLogs/rotateSecret/retry locally.
 	Management *ManagementConfig `json:"management,omitempty"`
-	// NeverFire patterns are never fired and never stored (logins, logouts, session checks).
+	// NeverFire patterns are never fired and never stored (logins, logouts, session checks). A pattern of one
+	// segment without `*` (`login`) also covers every namespaced form of it (`Otys.Services.login`, `X.login`).
 	NeverFire []string `json:"never_fire,omitempty"`
 	// RedactPaths are gjson paths into the event ({"request":{"method","args"},"result"}) blanked before storage.
 	RedactPaths []string `json:"redact_paths,omitempty"`
@@ -32,12 +33,17 @@ type Handler struct {
 	Wrapper map[string]int `json:"wrapper,omitempty"`
 	// Subscribe holds static, read-only subscriptions.
 	Subscribe []StaticSubscription `json:"subscribe,omitempty"`
-	// Fanout is "all" (default) or "one" (per client and pattern one fires, the user-specific one preferred).
+	// Fanout is "all" (default) or "one" (per client and call one fires, the user-specific one preferred).
 	Fanout string `json:"fanout,omitempty"`
 	// Payload is the body format: "otys" (default) or "jsonrpc".
 	Payload string `json:"payload,omitempty"`
 	// FireOnError also fires calls that returned a JSON-RPC error.
 	FireOnError bool `json:"fire_on_error,omitempty"`
+	// FireNotifications also fires notifications (calls without an id, at the top level or in a batch, and the
+	// calls a notification carries), which are silent by default. A notification gets no response of its own,
+	// so there is nothing to pair it with: it fires when the upstream answered the HTTP request with 2xx, and
+	// its event has no result (`"result":null` in the otys payload, `"response":null` in the jsonrpc one).
+	FireNotifications bool `json:"fire_notifications,omitempty"`
 	// MaxBody is the largest request or response inspected, in bytes; larger ones pass unobserved. Default 10 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 	// Delivery tunes the delivery engine shared by every handler with the same QueueDir.

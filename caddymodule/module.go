@@ -59,6 +59,9 @@ type runtime struct {
 	identity    *identifier
 	management  string // "" when management is off
 	metrics     *metrics
+
+	// fireNotifications: see Handler.FireNotifications.
+	fireNotifications bool
 }
 
 // Provision compiles the config. It must stay cheap and must not take the queue's Badger lock: it also runs
@@ -70,6 +73,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	rt.logger = ctx.Logger()
 
 	rt.fireOnError = h.FireOnError
+	rt.fireNotifications = h.FireNotifications
 	rt.maxBody = h.MaxBody
 	if rt.maxBody <= 0 {
 		rt.maxBody = defaultMaxBody

@@ -4,6 +4,8 @@ package caddymodule
 const presetOTYS = "otys"
 
 // otysNeverFire are the OWS calls that carry credentials or only check a session: never stored, never fired.
+// The one-segment names cover their namespaced forms too (`Otys.Services.login`, which OWS accepts as well as
+// `login`): see matcher.PatternSet.
 var otysNeverFire = []string{"login", "loginByUid", "loginAs", "logout", "check", "*.loginUser"}
 
 // otysLogout are the OWS calls that end a session: `logout` and its namespaced forms (Otys.Services.logout,

@@ -117,7 +117,7 @@ func (rt *runtime) planFirings(r *http.Request, next caddyhttp.Handler, req *pro
 	idx := rt.store.Index()
 	var plan *firingPlan
 	for i, c := range req.Calls {
-		if (skip != nil && skip[i]) || c.Notification || !idx.Any(c.Method) || rt.neverFire.Match(c.Method) {
+		if (skip != nil && skip[i]) || (c.Notification && !rt.fireNotifications) || !idx.Any(c.Method) || rt.neverFire.Match(c.Method) {
 			continue
 		}
 		// An unauthenticated caller keeps the empty identity: it fires only static subscriptions without a client.

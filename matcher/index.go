@@ -1,6 +1,9 @@
 package matcher
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Index is an immutable snapshot of all subscriptions, built so that matching a call costs the
 // same with ten subscriptions as with ten thousand: exact patterns sit in a map keyed by pattern
@@ -20,6 +23,7 @@ type Index struct {
 // patternSubscriptions are the enabled subscriptions of one pattern, grouped the way Match asks
 // for them, so that Match costs in proportion to what fires, not to what is stored.
 type patternSubscriptions struct {
+	pattern     string
 	byClient    map[string]*clientSubscriptions
 	everyClient *clientSubscriptions // static subscriptions without a client: they fire for everyone
 }
@@ -90,7 +94,7 @@ func NewIndex(subs []*Subscription) *Index {
 		}
 		ps := byPattern[s.ServiceCall]
 		if ps == nil {
-			ps = &patternSubscriptions{byClient: make(map[string]*clientSubscriptions)}
+			ps = &patternSubscriptions{pattern: s.ServiceCall, byClient: make(map[string]*clientSubscriptions)}
 			byPattern[s.ServiceCall] = ps
 		}
 		if s.Static && s.ClientID == "" {
@@ -133,49 +137,106 @@ func (ix *Index) Any(method string) bool {
 }
 
 // Match appends to dst the subscriptions that fire for a call of method made by id, and returns
-// the extended slice. With FanoutOne, only one subscription fires per (client, pattern): the one
-// specific to id's user if there is one, else the oldest. Reusing dst lets a caller match without
-// allocating; the cost is in proportion to the patterns that match and what fires, not to the
-// number of subscriptions.
+// the extended slice. Reusing dst lets a caller match without allocating; the cost is in
+// proportion to the patterns that match and what fires, not to the number of subscriptions.
+//
+// With FanoutOne one call fires at most one subscription per client, however many of its
+// patterns match the call (`CandidateService.update`, `Otys.Services.CandidateService.update` and
+// `CandidateService.*` are three ways of asking for the same webhook). The one that fires is, in
+// this order of preference:
+//
+//  1. one specific to id's user, over one for every user of the client;
+//  2. the one with the most specific pattern (see patternSpecificity): the full method, then the
+//     service call, then wildcard patterns, those with more literal segments first;
+//  3. the oldest (Created, then UID).
+//
+// Static subscriptions without a client are the operator's, not a client's: they form a group of
+// their own, so one of them fires beside the caller's client's one; for a caller without a client
+// the two groups are one.
 func (ix *Index) Match(method string, id Identity, f Fanout, dst []*Subscription) []*Subscription {
 	if ix == nil {
 		return dst
 	}
-	ix.table.forEach(method, func(ps *patternSubscriptions) bool {
-		own := ps.byClient[id.Client]
-		if f != FanoutOne {
+	if f != FanoutOne {
+		ix.table.forEach(method, func(ps *patternSubscriptions) bool {
 			dst = ps.everyClient.appendFiring(dst, "")
-			dst = own.appendFiring(dst, id.User)
+			dst = ps.byClient[id.Client].appendFiring(dst, id.User)
 			return false
-		}
-		everyone, mine := ps.everyClient.pickOne(""), own.pickOne(id.User)
-		if everyone != nil && mine != nil && id.Client == "" {
-			// Static subscriptions without a client share the caller's (empty) client: one group.
-			if preferredForFanoutOne(everyone, mine, id) {
-				mine = nil
-			} else {
-				everyone = nil
-			}
-		}
-		if everyone != nil {
-			dst = append(dst, everyone)
-		}
-		if mine != nil {
-			dst = append(dst, mine)
-		}
+		})
+		return dst
+	}
+	var everyone, mine fanoutCandidate
+	ix.table.forEach(method, func(ps *patternSubscriptions) bool {
+		specificity := patternSpecificity(ps.pattern, method)
+		everyone = everyone.better(fanoutCandidate{ps.everyClient.pickOne(""), specificity}, id)
+		mine = mine.better(fanoutCandidate{ps.byClient[id.Client].pickOne(id.User), specificity}, id)
 		return false
 	})
+	if id.Client == "" {
+		// Static subscriptions without a client share the caller's (empty) client: one group.
+		everyone, mine = fanoutCandidate{}, everyone.better(mine, id)
+	}
+	if everyone.sub != nil {
+		dst = append(dst, everyone.sub)
+	}
+	if mine.sub != nil {
+		dst = append(dst, mine.sub)
+	}
 	return dst
 }
 
-// preferredForFanoutOne reports whether a should fire instead of b under FanoutOne: the
-// user-specific one, else the older.
-func preferredForFanoutOne(a, b *Subscription, id Identity) bool {
-	aSpecific, bSpecific := a.userSpecificFor(id), b.userSpecificFor(id)
-	if aSpecific != bSpecific {
-		return aSpecific
+// fanoutCandidate is FanoutOne's best choice so far within one group, with the specificity of the
+// pattern it came by.
+type fanoutCandidate struct {
+	sub         *Subscription
+	specificity int
+}
+
+// better returns whichever of c and o FanoutOne fires for id (the order of Index.Match); a
+// candidate without a subscription always loses.
+func (c fanoutCandidate) better(o fanoutCandidate, id Identity) fanoutCandidate {
+	switch {
+	case o.sub == nil:
+		return c
+	case c.sub == nil:
+		return o
 	}
-	return a.olderThan(b)
+	if cMine, oMine := c.sub.userSpecificFor(id), o.sub.userSpecificFor(id); cMine != oMine {
+		return pickIf(cMine, c, o)
+	}
+	if c.specificity != o.specificity {
+		return pickIf(c.specificity > o.specificity, c, o)
+	}
+	return pickIf(!o.sub.olderThan(c.sub), c, o)
+}
+
+// pickIf returns a when first holds, else b.
+func pickIf(first bool, a, b fanoutCandidate) fanoutCandidate {
+	if first {
+		return a
+	}
+	return b
+}
+
+// Specificity ranks of a pattern matching a call, higher is more specific. A wildcard pattern
+// ranks by its number of literal segments, which stays far below specificityServiceCall.
+const (
+	specificityServiceCall = 1 << 16
+	specificityFullMethod  = 1 << 17
+)
+
+// patternSpecificity says how precisely pattern, which matches method, names it: equal to the
+// full method, equal to its service call, or a wildcard pattern ranked by its literal segments
+// (`Otys.Services.*.update` over `CandidateService.*` over the lone `*`).
+func patternSpecificity(pattern, method string) int {
+	switch {
+	case pattern == method:
+		return specificityFullMethod
+	case !strings.Contains(pattern, wildcardSegment):
+		return specificityServiceCall
+	default:
+		return segmentCount(pattern) - strings.Count(pattern, wildcardSegment)
+	}
 }
 
 // Get returns the subscription with uid, enabled or not.

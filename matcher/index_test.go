@@ -142,12 +142,12 @@ func TestIndexMatch(t *testing.T) {
 			method: update, id: Identity{"42", "7"}, fanout: FanoutOne, want: []string{"a"},
 		},
 		{
-			name: "FanoutOne is per pattern: different patterns both fire",
+			name: "FanoutOne is per call: of two matching patterns the more specific fires",
 			subs: []*Subscription{
 				sub("exact", "CandidateService.update", "42", "", true, 0),
 				sub("wild", "CandidateService.*", "42", "", true, 0),
 			},
-			method: update, id: Identity{"42", "7"}, fanout: FanoutOne, want: []string{"exact", "wild"},
+			method: update, id: Identity{"42", "7"}, fanout: FanoutOne, want: []string{"exact"},
 		},
 		{
 			name: "FanoutOne is per client: a global static and the client's own both fire",
@@ -239,5 +239,104 @@ func TestIndexAnyDoesNotAllocate(t *testing.T) {
 	}
 	if len(dst) == 0 {
 		t.Fatal("benchmark fixture matched nothing")
+	}
+}
+
+// With FanoutOne, one call of one client fires one subscription, whichever of the client's patterns match it:
+// the user's own, then the most specific pattern (full method, service call, wildcards by literal
+// segments), then the oldest.
+func TestIndexFanoutOneFiresOneSubscriptionPerClientAndCall(t *testing.T) {
+	tests := []struct {
+		name string
+		subs []*Subscription
+		id   Identity
+		want []string
+	}{
+		{
+			name: "service call, full method and wildcard of one client: the full method fires",
+			subs: []*Subscription{
+				sub("sc", "CandidateService.update", "42", "", true, 0),
+				sub("full", update, "42", "", true, 5),
+				sub("wild", "CandidateService.*", "42", "", true, -5),
+			},
+			id: Identity{"42", "7"}, want: []string{"full"},
+		},
+		{
+			name: "service call beats wildcards",
+			subs: []*Subscription{
+				sub("all", "*", "42", "", true, -9),
+				sub("wild", "*.update", "42", "", true, -5),
+				sub("sc", "CandidateService.update", "42", "", true, 0),
+			},
+			id: Identity{"42", "7"}, want: []string{"sc"},
+		},
+		{
+			name: "more literal segments beat fewer",
+			subs: []*Subscription{
+				sub("all", "*", "42", "", true, -9),
+				sub("one", "CandidateService.*", "42", "", true, -5),
+				sub("three", "Otys.Services.*.update", "42", "", true, 0),
+			},
+			id: Identity{"42", "7"}, want: []string{"three"},
+		},
+		{
+			name: "equal specificity: the oldest",
+			subs: []*Subscription{
+				sub("new", "*.update", "42", "", true, 5),
+				sub("old", "CandidateService.*", "42", "", true, 0),
+			},
+			id: Identity{"42", "7"}, want: []string{"old"},
+		},
+		{
+			name: "the user's own beats a more specific one for every user",
+			subs: []*Subscription{
+				sub("global-full", update, "42", "", true, 0),
+				sub("mine-wild", "*", "42", "7", false, 5),
+			},
+			id: Identity{"42", "7"}, want: []string{"mine-wild"},
+		},
+		{
+			name: "among the user's own, the most specific",
+			subs: []*Subscription{
+				sub("mine-wild", "*", "42", "7", false, 0),
+				sub("mine-sc", "CandidateService.update", "42", "7", false, 5),
+				sub("global-full", update, "42", "", true, -5),
+			},
+			id: Identity{"42", "7"}, want: []string{"mine-sc"},
+		},
+		{
+			name: "another user's own does not count",
+			subs: []*Subscription{
+				sub("theirs", update, "42", "8", false, 0),
+				sub("global", "*", "42", "", true, 5),
+			},
+			id: Identity{"42", "7"}, want: []string{"global"},
+		},
+		{
+			name: "per client: the operator's static ones and the client's own each fire once",
+			subs: []*Subscription{
+				staticSub("static-sc", "CandidateService.update", "", ""),
+				staticSub("static-all", "*", "", ""),
+				sub("own-sc", "CandidateService.update", "42", "", true, 0),
+				sub("own-wild", "CandidateService.*", "42", "", true, -5),
+			},
+			id: Identity{"42", "7"}, want: []string{"static-sc", "own-sc"},
+		},
+		{
+			name: "without a client: static and unclaimed ones are one group",
+			subs: []*Subscription{
+				staticSub("static-all", "*", "", ""),
+				sub("none-sc", "CandidateService.update", "", "", true, 0),
+			},
+			id: Identity{}, want: []string{"none-sc"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := uids(NewIndex(tt.subs).Match(update, tt.id, FanoutOne, nil))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Match = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -111,8 +112,11 @@ func TestPatternSet(t *testing.T) {
 		if err != nil {
 			t.Fatalf("NewPatternSet(%q): %v", tt.pattern, err)
 		}
-		if got := ps.Match(tt.method); got != tt.match {
-			t.Errorf("PatternSet{%q}.Match(%q) = %v, want %v", tt.pattern, tt.method, got, tt.match)
+		// A one-segment literal pattern also matches by the method's last segment (see PatternSet).
+		want := tt.match || (!strings.ContainsAny(tt.pattern, ".*") && tt.pattern != "" &&
+			strings.HasSuffix("."+tt.method, "."+tt.pattern))
+		if got := ps.Match(tt.method); got != want {
+			t.Errorf("PatternSet{%q}.Match(%q) = %v, want %v", tt.pattern, tt.method, got, want)
 		}
 	}
 
@@ -154,5 +158,36 @@ func TestPatternSetMatchDoesNotAllocate(t *testing.T) {
 				t.Errorf("PatternSet.Match(%q) allocates %v times, want 0", method, allocs)
 			}
 		}
+	}
+}
+
+// never_fire lists name calls such as `login` that must not fire under any spelling the API
+// accepts: a one-segment pattern matches every method whose last segment it is, while patterns
+// with a dot keep the subscription rules.
+func TestPatternSetOneSegmentPatternMatchesNamespacedForms(t *testing.T) {
+	ps, err := NewPatternSet([]string{"login", "logout", "*.loginUser", "Auth.check"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for method, want := range map[string]bool{
+		"login":                               true,
+		"X.login":                             true,
+		"Otys.Services.login":                 true,
+		"Otys.Services.LoginService.login":    true,
+		"A.B.C.D.E.logout":                    true,
+		"Otys.Services.AuthService.loginUser": true,
+		"Otys.Services.Auth.check":            true,
+		"Otys.Services.check":                 false, // `Auth.check` has a dot: subscription rules
+		"Otys.Services.login.update":          false, // login is not the last segment
+		"Otys.Services.loginByUid":            false, // segments compare whole
+		"X.relogin":                           false,
+		"login.":                              false,
+	} {
+		if got := ps.Match(method); got != want {
+			t.Errorf("Match(%q) = %v, want %v", method, got, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { ps.Match("Otys.Services.CandidateService.update") }); allocs != 0 {
+		t.Errorf("Match allocates %v times, want 0", allocs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -23,7 +24,7 @@ func referenceFires(s *Subscription, id Identity) bool {
 }
 
 // referenceMatch matches by brute force: every subscription, MatchPattern, referenceFires, and
-// for FanoutOne a pairwise choice per (client, pattern).
+// for FanoutOne a pairwise choice per client (referencePrefers).
 func referenceMatch(subs []*Subscription, method string, id Identity, f Fanout) []string {
 	var fired []*Subscription
 	for _, s := range subs {
@@ -32,12 +33,10 @@ func referenceMatch(subs []*Subscription, method string, id Identity, f Fanout) 
 		}
 	}
 	if f == FanoutOne {
-		type group struct{ client, pattern string }
-		best := map[group]*Subscription{}
+		best := map[string]*Subscription{} // by client; static ones without a client have ""
 		for _, s := range fired {
-			g := group{s.ClientID, s.ServiceCall}
-			if cur, ok := best[g]; !ok || preferredForFanoutOne(s, cur, id) {
-				best[g] = s
+			if cur, ok := best[s.ClientID]; !ok || referencePrefers(s, cur, method, id) {
+				best[s.ClientID] = s
 			}
 		}
 		fired = fired[:0]
@@ -48,6 +47,43 @@ func referenceMatch(subs []*Subscription, method string, id Identity, f Fanout) 
 	out := uids(fired)
 	slices.Sort(out)
 	return out
+}
+
+// referencePrefers is FanoutOne's order written plainly: the user-specific one, then the more
+// specific pattern (full method, service call, then wildcards by literal segments), then the
+// older.
+func referencePrefers(a, b *Subscription, method string, id Identity) bool {
+	mine := func(s *Subscription) bool {
+		if s.Static {
+			return s.ClientID != "" && s.UserID != "" && s.UserID == id.User
+		}
+		return !s.KlantGlobal && s.UserID == id.User
+	}
+	rank := func(s *Subscription) int {
+		switch {
+		case s.ServiceCall == method:
+			return 1000
+		case s.ServiceCall == ServiceCall(method):
+			return 500
+		}
+		literal := 0
+		for _, seg := range strings.Split(s.ServiceCall, ".") {
+			if seg != "*" {
+				literal++
+			}
+		}
+		return literal
+	}
+	if mine(a) != mine(b) {
+		return mine(a)
+	}
+	if rank(a) != rank(b) {
+		return rank(a) > rank(b)
+	}
+	if !a.Created.Equal(b.Created) {
+		return a.Created.Before(b.Created)
+	}
+	return a.UID < b.UID
 }
 
 func TestIndexAgreesWithReferenceModel(t *testing.T) {

@@ -13,16 +13,17 @@ import (
 // configured, which then matches subscriptions stored with an empty client.
 type Identity struct{ Client, User string }
 
-// Fanout decides what happens when several subscriptions of one client listen to the same
-// pattern.
+// Fanout decides what happens when several subscriptions of one client match the same call.
 type Fanout int
 
 const (
 	// FanoutAll fires every matching subscription.
 	FanoutAll Fanout = iota
-	// FanoutOne is the OTYS rule: per (client, pattern) only one fires, the user-specific one
-	// preferred, else the oldest. OTYS does this so that a developer's test webhook replaces the
-	// production one for that developer's own calls only.
+	// FanoutOne is the OTYS rule: one call fires at most one subscription per client, the
+	// user-specific one preferred, then the most specific pattern, then the oldest (Index.Match
+	// has the details). OTYS does this so that a developer's test webhook replaces the production
+	// one for that developer's own calls only, and so that a client subscribed to a call under
+	// several patterns gets it once.
 	FanoutOne
 )
 

@@ -11,6 +11,9 @@ type Event struct {
 	Result      []byte // redacted result (nil when the call failed or no outcome was found)
 	Error       []byte // redacted error (nil when it succeeded or no outcome was found)
 	ID          []byte // raw id of the top-level call, nil for notifications
+	// Notification: the call had no id, so no response of its own; it fires (under fire_notifications)
+	// without a result, and the jsonrpc payload says "response":null.
+	Notification bool
 }
 
 // Event builds the redacted event for one leaf call and its outcome.
@@ -21,10 +24,11 @@ func (rd *Redactor) Event(c Call, o Outcome) Event {
 	}
 	session := rd.session(args)
 	ev := Event{
-		Method:      c.Method,
-		ServiceCall: ServiceCall(c.Method),
-		Args:        []byte(rd.redactArgs(args, session)),
-		ID:          c.ID,
+		Method:       c.Method,
+		ServiceCall:  ServiceCall(c.Method),
+		Args:         []byte(rd.redactArgs(args, session)),
+		ID:           c.ID,
+		Notification: c.Notification,
 	}
 	switch {
 	case !o.Found:

@@ -1,10 +1,6 @@
 package proxy
 
-import (
-	"time"
-
-	"github.com/tidwall/gjson"
-)
+import "time"
 
 // Envelope holds the delivery fields every webhook body starts with (SPEC.md section 5).
 type Envelope struct {
@@ -22,12 +18,13 @@ const payloadTimeLayout = "2006-01-02T15:04:05.000Z"
 // OTYSPayload builds the `payload otys` body: {"id","time","event","webhook":{"uid","url"},
 // "user":{"clientId","internalId"},"request":{"method","args"},"result"}, with "error" instead of
 // "result" for a failed call. Fields are written by hand, in this order, because receivers such as
-// the OTYS WordPress plugin are written against OTYS's bodies; raw JSON parts are embedded verbatim.
+// the OTYS WordPress plugin are written against OTYS's bodies; raw JSON parts are embedded verbatim,
+// and strings are not HTML-escaped (appendJSONString): `&` arrives as `&`.
 func OTYSPayload(env Envelope, ev *Event) []byte {
 	b := make([]byte, 0, 256+len(ev.Args)+len(ev.Result)+len(ev.Error))
 	b = appendEnvelope(b, env, ev)
 	b = append(b, `,"request":{"method":`...)
-	b = gjson.AppendJSONString(b, ev.Method)
+	b = appendJSONString(b, ev.Method)
 	b = append(b, `,"args":`...)
 	b = appendRaw(b, ev.Args)
 	b = append(b, '}')
@@ -43,17 +40,22 @@ func OTYSPayload(env Envelope, ev *Event) []byte {
 
 // JSONRPCPayload builds the `payload jsonrpc` body: the same envelope fields, then "request":
 // {"jsonrpc":"2.0","method","params","id"} (id omitted for notifications) and "response":
-// {"jsonrpc":"2.0","result"|"error","id"}.
+// {"jsonrpc":"2.0","result"|"error","id"}, or "response":null for a notification (ev.Notification),
+// which gets none.
 func JSONRPCPayload(env Envelope, ev *Event) []byte {
 	b := make([]byte, 0, 320+len(ev.Args)+len(ev.Result)+len(ev.Error))
 	b = appendEnvelope(b, env, ev)
 	b = append(b, `,"request":{"jsonrpc":"2.0","method":`...)
-	b = gjson.AppendJSONString(b, ev.Method)
+	b = appendJSONString(b, ev.Method)
 	b = append(b, `,"params":`...)
 	b = appendRaw(b, ev.Args)
 	if ev.ID != nil {
 		b = append(b, `,"id":`...)
 		b = append(b, ev.ID...)
+	}
+	if ev.Notification {
+		// A notification gets no response: saying there was none is the truth, an invented one is not.
+		return append(b, `},"response":null}`...)
 	}
 	b = append(b, `},"response":{"jsonrpc":"2.0",`...)
 	if ev.Error != nil {
@@ -71,19 +73,19 @@ func JSONRPCPayload(env Envelope, ev *Event) []byte {
 // appendEnvelope writes `{"id",...,"user":{...}` (the object is left open).
 func appendEnvelope(b []byte, env Envelope, ev *Event) []byte {
 	b = append(b, `{"id":`...)
-	b = gjson.AppendJSONString(b, env.ID)
+	b = appendJSONString(b, env.ID)
 	b = append(b, `,"time":"`...)
 	b = env.Time.UTC().AppendFormat(b, payloadTimeLayout)
 	b = append(b, `","event":`...)
-	b = gjson.AppendJSONString(b, ev.ServiceCall)
+	b = appendJSONString(b, ev.ServiceCall)
 	b = append(b, `,"webhook":{"uid":`...)
-	b = gjson.AppendJSONString(b, env.WebhookUID)
+	b = appendJSONString(b, env.WebhookUID)
 	b = append(b, `,"url":`...)
-	b = gjson.AppendJSONString(b, env.WebhookURL)
+	b = appendJSONString(b, env.WebhookURL)
 	b = append(b, `},"user":{"clientId":`...)
-	b = gjson.AppendJSONString(b, env.ClientID)
+	b = appendJSONString(b, env.ClientID)
 	b = append(b, `,"internalId":`...)
-	b = gjson.AppendJSONString(b, env.UserID)
+	b = appendJSONString(b, env.UserID)
 	return append(b, '}')
 }
 

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -73,5 +75,75 @@ func TestPayloadEscapesStrings(t *testing.T) {
 		if doc["id"] != "a\"b" {
 			t.Errorf("id = %v", doc["id"])
 		}
+	}
+}
+
+// A webhook body is JSON for programs: `&`, `<` and `>` arrive as themselves, in the envelope's strings and
+// in the redacted request and result, and what the client or the upstream wrote (escaped or not) passes as
+// it was. The bytes are compared exactly.
+func TestPayloadsDoNotEscapeHTML(t *testing.T) {
+	env := Envelope{
+		ID: "msg_1", Time: time.Date(2026, 11, 23, 15, 4, 5, 0, time.UTC), WebhookUID: "uid-<1>",
+		WebhookURL: "https://example.com/hook?a=1&b=<2>", ClientID: "A&B", UserID: "7",
+	}
+	rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys}
+	call := Call{
+		Method: "Otys.Services.Q&A.update",
+		Params: []byte(`["sess-1",{"title":"R&D <lead>","note":"\u0026 as sent","password":"p&w"}]`),
+		ID:     []byte(`3`),
+	}
+	ev := rd.Event(call, Outcome{Found: true, OK: true, Result: []byte(`{"html":"<b>a&b</b>","token":"t&k"}`)})
+
+	head := `{"id":"msg_1","time":"2026-11-23T15:04:05.000Z","event":"Q&A.update",` +
+		`"webhook":{"uid":"uid-<1>","url":"https://example.com/hook?a=1&b=<2>"},"user":{"clientId":"A&B","internalId":"7"},`
+	args := `[null,{"title":"R&D <lead>","note":"\u0026 as sent","password":null}]`
+	result := `{"html":"<b>a&b</b>","token":null}`
+	for _, tc := range []struct {
+		name string
+		got  []byte
+		want string
+	}{
+		{"otys", OTYSPayload(env, &ev),
+			head + `"request":{"method":"Otys.Services.Q&A.update","args":` + args + `},"result":` + result + `}`},
+		{"jsonrpc", JSONRPCPayload(env, &ev),
+			head + `"request":{"jsonrpc":"2.0","method":"Otys.Services.Q&A.update","params":` + args + `,"id":3},` +
+				`"response":{"jsonrpc":"2.0","result":` + result + `,"id":3}}`},
+	} {
+		if string(tc.got) != tc.want {
+			t.Errorf("%s payload =\n%s\nwant\n%s", tc.name, tc.got, tc.want)
+		}
+		if !json.Valid(tc.got) {
+			t.Errorf("%s payload is not valid JSON", tc.name)
+		}
+	}
+}
+
+// appendJSONString writes what encoding/json would with HTML escaping off, for every kind of character.
+func TestAppendJSONStringAgreesWithEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "a&b<c>d", "q\"uote\\back", "\b\f\n\r\t\x00\x1f", "é ünïcode 日本", "\u2028\u2029", "bad\xffutf8", "\xe2\x82"} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString(nil, s); string(got) != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want.String())
+		}
+	}
+}
+
+// A notification gets no response: its event says so, "result":null in the otys payload and "response":null
+// in the jsonrpc one, and its request has no id.
+func TestPayloadsOfANotification(t *testing.T) {
+	rd := Redactor{SessionParam: -1}
+	ev := rd.Event(Call{Method: "Svc.ping", Params: []byte(`[1]`), Notification: true}, Outcome{Found: true, OK: true})
+	env := Envelope{ID: "msg_1", Time: time.Date(2026, 11, 23, 15, 4, 5, 0, time.UTC), WebhookUID: "u", WebhookURL: "https://e.org/h", ClientID: "1", UserID: "2"}
+	head := `{"id":"msg_1","time":"2026-11-23T15:04:05.000Z","event":"Svc.ping","webhook":{"uid":"u","url":"https://e.org/h"},"user":{"clientId":"1","internalId":"2"},`
+	if got, want := string(OTYSPayload(env, &ev)), head+`"request":{"method":"Svc.ping","args":[1]},"result":null}`; got != want {
+		t.Errorf("otys payload =\n%s\nwant\n%s", got, want)
+	}
+	if got, want := string(JSONRPCPayload(env, &ev)), head+`"request":{"jsonrpc":"2.0","method":"Svc.ping","params":[1]},"response":null}`; got != want {
+		t.Errorf("jsonrpc payload =\n%s\nwant\n%s", got, want)
 	}
 }

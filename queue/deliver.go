@@ -134,7 +134,8 @@ func (q *Queue) deliver(cfg *Config, ep Endpoints, rec *record) attemptResult {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.URL, bytes.NewReader(rec.Body))
 	if err != nil {
-		res.reason = fmt.Sprintf("bad webhook URL: %v", err)
+		// url.Error quotes the whole URL, password included: keep its reason only.
+		res.reason = "bad webhook URL: " + describeTransportError(err)
 		return res
 	}
 	// Keys already in canonical form (what Header.Set would make of them),

@@ -24,9 +24,10 @@ var (
 	errBadURLKind = errors.New("webhook URL must be an absolute http or https URL")
 )
 
-// refusalReason says why addr may not be a webhook destination, "" when it
-// may. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry,
-// so ::ffff:10.0.0.1 cannot sneak past the private check.
+// refusalReason says why addr itself may not be a webhook destination, "" when
+// it may. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry,
+// so ::ffff:10.0.0.1 cannot sneak past the private check; the other forms that
+// carry an IPv4 address are judged by refusal.
 func refusalReason(addr netip.Addr) string {
 	addr = addr.Unmap()
 	switch {
@@ -46,6 +47,32 @@ func refusalReason(addr netip.Addr) string {
 		return "multicast"
 	case addr == limitedBcast:
 		return "broadcast"
+	case siteLocal.Contains(addr):
+		return "site-local"
+	case nat64LocalUse.Contains(addr):
+		return "NAT64 local-use"
+	}
+	return ""
+}
+
+// refusal says why addr may not be dialled under allow_destination, "" when
+// it may. An IPv6 address that carries an IPv4 address (NAT64, 6to4, Teredo,
+// IPv4-compatible; see embeddedIPv4) reaches that IPv4 host through a
+// translator or a tunnel, so it is refused whenever the IPv4 address would
+// be; listing either the IPv6 address's range or the IPv4 one in
+// allow_destination allows it.
+func refusal(addr netip.Addr, allow []netip.Prefix) string {
+	if allowedByList(addr, allow) {
+		return ""
+	}
+	if reason := refusalReason(addr); reason != "" {
+		return reason
+	}
+	scheme, carried := embeddedIPv4(addr.Unmap())
+	for _, v4 := range carried {
+		if reason := refusal(v4, allow); reason != "" {
+			return fmt.Sprintf("%s form of %s, %s", scheme, v4, reason)
+		}
 	}
 	return ""
 }
@@ -62,8 +89,8 @@ func allowedByList(addr netip.Addr, allow []netip.Prefix) bool {
 
 // checkAddr returns nil if addr may be dialled, else an ErrDestinationRefused.
 func checkAddr(host string, addr netip.Addr, allow []netip.Prefix) error {
-	reason := refusalReason(addr)
-	if reason == "" || allowedByList(addr, allow) {
+	reason := refusal(addr, allow)
+	if reason == "" {
 		return nil
 	}
 	return fmt.Errorf("%w: %s resolves to %s (%s; not in allow_destination)", ErrDestinationRefused, host, addr, reason)

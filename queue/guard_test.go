@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -155,4 +156,104 @@ func mustPort(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Port()
+}
+
+// An IPv6 address that carries an IPv4 address reaches that IPv4 host through a translator or a
+// tunnel: it gets the IPv4 address's verdict, when the webhook is added and again when it is
+// dialled, and allow_destination can allow it by either range.
+func TestGuardJudgesIPv6FormsByTheIPv4AddressTheyCarry(t *testing.T) {
+	tests := []struct {
+		name    string
+		addr    string
+		allow   string // "" = none
+		refused bool
+	}{
+		{"NAT64 of metadata", "64:ff9b::a9fe:a9fe", "", true},
+		{"NAT64 of loopback", "64:ff9b::7f00:1", "", true},
+		{"NAT64 of private", "64:ff9b::a00:1", "", true},
+		{"NAT64 of public", "64:ff9b::5db8:d822", "", false},
+		{"NAT64 local-use", "64:ff9b:1::5db8:d822", "", true},
+		{"6to4 of loopback", "2002:7f00:1::", "", true},
+		{"6to4 of private", "2002:c0a8:10a::1", "", true},
+		{"6to4 of public", "2002:5db8:d822::1", "", false},
+		{"Teredo with loopback client", "2001:0:5db8:d822::80ff:fffe", "", true},
+		{"Teredo with metadata client", "2001:0:5db8:d822::5601:5601", "", true},
+		{"Teredo with private server", "2001:0:a00:1::a247:27dd", "", true},
+		{"Teredo with public server and client", "2001:0:5db8:d822::a247:27dd", "", false},
+		{"IPv4-compatible metadata", "::a9fe:a9fe", "", true},
+		{"IPv4-compatible private", "::a00:1", "", true},
+		{"IPv4-compatible public", "::5db8:d822", "", false},
+		{"site-local", "fec0::1", "", true},
+		{"site-local upper end", "feff:ffff::1", "", true},
+		{"NAT64 allowed by its IPv6 range", "64:ff9b::a9fe:a9fe", "64:ff9b::/96", false},
+		{"NAT64 allowed by the carried range", "64:ff9b::a9fe:a9fe", "169.254.0.0/16", false},
+		{"NAT64 local-use allowed by its range", "64:ff9b:1::1", "64:ff9b:1::/48", false},
+		{"6to4 allowed by its IPv6 range", "2002:7f00:1::", "2002::/16", false},
+		{"6to4 allowed by the carried range", "2002:7f00:1::", "127.0.0.0/8", false},
+		{"Teredo allowed by the client's range", "2001:0:5db8:d822::80ff:fffe", "127.0.0.1/32", false},
+		{"IPv4-compatible allowed by the carried address", "::a9fe:a9fe", "169.254.169.254/32", false},
+		{"site-local allowed by its range", "fec0::1", "fec0::/10", false},
+		{"allow list for another carried range", "64:ff9b::a9fe:a9fe", "10.0.0.0/8", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var allow []netip.Prefix
+			if tt.allow != "" {
+				allow = []netip.Prefix{netip.MustParsePrefix(tt.allow)}
+			}
+			literal := "[" + tt.addr + "]"
+
+			// At add time: the literal in the URL is judged without any lookup.
+			err := CheckDestination(context.Background(), "http://"+literal+"/hook", allow, nil)
+			if tt.refused != errors.Is(err, ErrDestinationRefused) {
+				t.Errorf("add time: CheckDestination(%s, allow %q) = %v, want refused=%v", literal, tt.allow, err, tt.refused)
+			}
+			if err != nil && !tt.refused {
+				t.Errorf("add time: allowed destination failed otherwise: %v", err)
+			}
+
+			// At dial time: the context is already cancelled, so an allowed address fails with the
+			// context's error before any packet leaves; a refused one fails with the guard's.
+			d := &guardedDialer{settings: func() guardSettings { return guardSettings{allow: allow} }}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(tt.addr, "443"))
+			if conn != nil {
+				conn.Close()
+				t.Fatal("dial time: a connection was made")
+			}
+			if tt.refused != errors.Is(err, ErrDestinationRefused) {
+				t.Errorf("dial time: DialContext(%s, allow %q) = %v, want refused=%v", literal, tt.allow, err, tt.refused)
+			}
+			if !tt.refused && !errors.Is(err, context.Canceled) {
+				t.Errorf("dial time: allowed destination = %v, want the cancelled context's error", err)
+			}
+		})
+	}
+}
+
+// The carried address is read from the bits each scheme puts it in.
+func TestEmbeddedIPv4ReadsEachScheme(t *testing.T) {
+	tests := []struct {
+		addr, scheme string
+		want         []string
+	}{
+		{"64:ff9b::a9fe:a9fe", "NAT64", []string{"169.254.169.254"}},
+		{"2002:7f00:1::", "6to4", []string{"127.0.0.1"}},
+		{"2001:0:5db8:d822::80ff:fffe", "Teredo", []string{"93.184.216.34", "127.0.0.1"}},
+		{"::a9fe:a9fe", "IPv4-compatible", []string{"169.254.169.254"}},
+		{"::ffff:10.0.0.1", "", nil}, // mapped: unmapped by the guard before this is asked
+		{"2606:2800:220:1:248:1893:25c8:1946", "", nil},
+		{"10.0.0.1", "", nil},
+	}
+	for _, tt := range tests {
+		scheme, carried := embeddedIPv4(netip.MustParseAddr(tt.addr))
+		var got []string
+		for _, a := range carried {
+			got = append(got, a.String())
+		}
+		if scheme != tt.scheme || strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("embeddedIPv4(%s) = %q %v, want %q %v", tt.addr, scheme, got, tt.scheme, tt.want)
+		}
+	}
 }
