@@ -39,8 +39,12 @@ func compressingUpstream(t *testing.T) http.Handler {
 				t.Errorf("unknown coding %q", coding)
 				return
 			}
-			zw.Write(out)
-			zw.Close()
+			if _, err := zw.Write(out); err != nil {
+				t.Error(err)
+			}
+			if err := zw.Close(); err != nil {
+				t.Error(err)
+			}
 			out = buf.Bytes()
 		}
 		w.Header().Set("Content-Type", "application/json")
