@@ -33,8 +33,9 @@ func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPla
 		rt.metrics.eventsDropped.WithLabelValues("response_too_large").Inc()
 		return
 	}
-	if holder.Status()/100 != 2 {
-		return // the upstream failed as a whole: no call succeeded
+	httpOK := holder.Status()/100 == 2
+	if !httpOK && !rt.fireOnError {
+		return // a failed HTTP answer carries errors, and errors fire only with fire_on_error
 	}
 	if resp == nil {
 		var err error
@@ -43,6 +44,9 @@ func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPla
 			rt.logger.Warn("response not observed", zap.Error(err))
 			return
 		}
+	}
+	if !httpOK && !req.AnsweredBy(resp) {
+		return // not a JSON-RPC answer (a gateway's error page): the upstream failed as a whole
 	}
 	msgs := rt.messages(req, req.Outcomes(resp), plan, time.Now())
 	if len(msgs) == 0 {

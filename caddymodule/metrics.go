@@ -18,6 +18,7 @@ type metrics struct {
 	passedThrough *prometheus.CounterVec
 	// the hot path's children, resolved once: WithLabelValues costs a hash and a lookup per call
 	passedTooLarge, passedNotRPC prometheus.Counter
+	passedAmbiguous              prometheus.Counter // a call repeats an identifying key (proxy.ErrAmbiguousCall)
 	eventsQueued                 prometheus.Counter
 	eventsLimited                prometheus.Counter
 	eventsDropped                *prometheus.CounterVec
@@ -73,6 +74,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	}))
 	m.passedTooLarge = m.passedThrough.WithLabelValues("too_large_or_unreadable")
 	m.passedNotRPC = m.passedThrough.WithLabelValues("not_jsonrpc")
+	m.passedAmbiguous = m.passedThrough.WithLabelValues("ambiguous_json")
 	return m, err
 }
 

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -79,6 +80,10 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 	rt := &h.rt
 	req, err := proxy.Parse(body, rt.nesting)
 	if err != nil {
+		if errors.Is(err, proxy.ErrAmbiguousCall) {
+			// Upstream and sidehook could read different calls: neither fire nor answer, pass it all through.
+			rt.metrics.passedAmbiguous.Inc()
+		}
 		return next.ServeHTTP(w, r)
 	}
 	if wants&wantsLogout != 0 {

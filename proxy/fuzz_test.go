@@ -31,10 +31,20 @@ func FuzzParse(f *testing.F) {
 		`","params":[[{"method":"A.b","args":["sess_0123456789",{"password":"pw"}]},{"method":"C.d","args":["sess_0123456789"]}]]}],"id":1}`),
 		uint64(0), []byte(`{"jsonrpc":"2.0","id":1,"result":[{"status":"success","data":["sess_0123456789","Bearer sess_0123456789"]},`+
 			`{"status":"success","data":{"sess_0123456789":{"token":"t"}}}]}`))
+	// Calls that repeat an identifying key, at every place a call can be.
+	for _, body := range ambiguousBodies() {
+		f.Add([]byte(body), uint64(0), []byte(responses[1]))
+	}
 	n := testNesting()
 	f.Fuzz(func(t *testing.T, body []byte, mask uint64, resp []byte) {
 		isRPC := VisitMethods(body, n, func(string) bool { return true })
 		req, err := Parse(body, n)
+		if errors.Is(err, ErrAmbiguousCall) {
+			if !isRPC {
+				t.Fatalf("Parse found an ambiguous call in a body VisitMethods says is not JSON-RPC: %s", body)
+			}
+			return
+		}
 		if (err == nil) != isRPC {
 			t.Fatalf("VisitMethods says JSON-RPC=%v, Parse error %v", isRPC, err)
 		}

@@ -1,11 +1,7 @@
 package proxy
 
 import (
-	"bytes"
-	"compress/gzip"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -62,9 +58,6 @@ func (b *Budget) Used() int64 {
 	}
 	return b.used.Load()
 }
-
-// ErrNotDecodable is returned by DecodedBody for a Content-Encoding sidehook does not decode.
-var ErrNotDecodable = errors.New("proxy: response content encoding not supported")
 
 // Holder wraps a ResponseWriter and holds the response (status, headers, body) so the caller can store
 // the events before the client sees the answer (the at-least-once promise of SPEC.md section 5), then
@@ -196,30 +189,10 @@ func (h *Holder) Status() int { return h.status }
 // Body is the held body as sent by the upstream (possibly compressed).
 func (h *Holder) Body() []byte { return h.body }
 
-// DecodedBody is Body decoded per Content-Encoding: identity or gzip. Anything else, or a gzip body
-// that decodes to more than max bytes, is an error: the caller then does not fire.
+// DecodedBody is Body decoded per Content-Encoding (DecodeContent), at most max bytes. An error means the
+// caller does not fire.
 func (h *Holder) DecodedBody() ([]byte, error) {
-	enc := strings.TrimSpace(h.w.Header().Get("Content-Encoding"))
-	switch strings.ToLower(enc) {
-	case "", "identity":
-		return h.body, nil
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(h.body))
-		if err != nil {
-			return nil, fmt.Errorf("decoding gzip response: %w", err)
-		}
-		defer zr.Close()
-		out, err := io.ReadAll(io.LimitReader(zr, h.max+1))
-		if err != nil {
-			return nil, fmt.Errorf("decoding gzip response: %w", err)
-		}
-		if int64(len(out)) > h.max {
-			return nil, fmt.Errorf("decoding gzip response: larger than %d bytes", h.max)
-		}
-		return out, nil
-	default:
-		return nil, fmt.Errorf("content encoding %q: %w", enc, ErrNotDecodable)
-	}
+	return DecodeContent(h.body, h.w.Header().Values("Content-Encoding"), h.max)
 }
 
 // ReplaceBody swaps the held body for b (a merged response, SPEC.md section 4): it drops

@@ -51,7 +51,9 @@ type callNode struct {
 
 // Parse returns the calls of a JSON-RPC body, or ErrNotJSONRPC for anything VisitMethods would
 // reject. Batch elements that are not calls are skipped (the upstream answers them). A multicall
-// whose params are not the declared shape is treated as a plain leaf call.
+// whose params are not the declared shape is treated as a plain leaf call. When any call object
+// (top level, batch element, multicall entry or wrapped request) repeats a key that identifies it,
+// the whole body is ErrAmbiguousCall: nothing in it may be fired or answered locally.
 func Parse(body []byte, n *Nesting) (*Request, error) {
 	if !validJSON(body) {
 		return nil, ErrNotJSONRPC
@@ -83,6 +85,9 @@ func Parse(body []byte, n *Nesting) (*Request, error) {
 	default:
 		return nil, ErrNotJSONRPC
 	}
+	if p.ambiguous {
+		return nil, ErrAmbiguousCall
+	}
 	p.req.nodes = p.ord
 	return p.req, nil
 }
@@ -91,6 +96,8 @@ type parser struct {
 	nesting *Nesting
 	req     *Request
 	ord     int
+	// ambiguous: some call object repeats an identifying key (see ErrAmbiguousCall).
+	ambiguous bool
 }
 
 func (p *parser) nextOrd() int {
@@ -108,6 +115,9 @@ func (p *parser) topCall(call gjson.Result) *callNode {
 // fill parses one call object into nd, recursing into what it carries. Leaves are appended to
 // req.Calls in depth-first order as they are met.
 func (p *parser) fill(nd *callNode, call gjson.Result, syn callSyntax, depth int, top *callNode) {
+	if repeatsIdentifyingKey(call) {
+		p.ambiguous = true
+	}
 	nd.ord = p.nextOrd()
 	nd.raw = call.Raw
 	nd.leaf = -1
