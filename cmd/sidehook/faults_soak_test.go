@@ -41,34 +41,34 @@ const diskFullDropsSeries = `caddy_sidehook_events_dropped_total{reason="disk_fu
 
 // faultsSoakPlan sizes the faults soak: reduced for CI by default, full with SIDEHOOK_SOAK=1.
 type faultsSoakPlan struct {
-	clients            int
-	answeredBeforeKill int // answered calls before the SIGKILL
-	answeredBeforeFill int // answered calls after the restart, before the disk is filled
-	triedWhileFull     int // calls tried while the disk is full
-	answeredAfterFree  int // answered calls after firing resumed
-	reloads            int
-	aborts             int // half upstreams breaking mid-body, half clients hanging up mid-response
-	abortedSize        int // result size of an aborted call
-	minResult          int // bytes of a normal call's result, at least
-	maxResult          int // and at most
-	tmpfsMiB           int
-	leaveFree          int64 // bytes the filler leaves free
+	clients         int
+	callsBeforeKill int // calls made until the SIGKILL (the reloads and aborts among them)
+	callsBeforeFill int // calls made after the restart, before the disk is filled
+	callsWhileFull  int // calls made while the disk is full
+	callsAfterFree  int // calls made once firing resumed (the other reloads and aborts among them)
+	reloads         int
+	aborts          int // half upstreams breaking mid-body, half clients hanging up mid-response
+	abortedSize     int // result size of an aborted call
+	minResult       int // bytes of a normal call's result, at least
+	maxResult       int // and at most
+	tmpfsMiB        int
+	leaveFree       int64 // bytes the filler leaves free
 }
 
 func newFaultsSoakPlan() faultsSoakPlan {
 	return faultsSoakPlan{
-		clients:            4,
-		answeredBeforeKill: soakSize(400, 2000),
-		answeredBeforeFill: soakSize(200, 1000),
-		triedWhileFull:     soakSize(150, 600),
-		answeredAfterFree:  soakSize(300, 1500),
-		reloads:            soakSize(10, 20),
-		aborts:             soakSize(200, 1000),
-		abortedSize:        256 << 10,
-		minResult:          10 << 10,
-		maxResult:          40 << 10,
-		tmpfsMiB:           soakSize(64, 256),
-		leaveFree:          2 << 20,
+		clients:         4,
+		callsBeforeKill: soakSize(500, 2500),
+		callsBeforeFill: soakSize(200, 1000),
+		callsWhileFull:  soakSize(150, 600),
+		callsAfterFree:  soakSize(400, 2000),
+		reloads:         soakSize(10, 20),
+		aborts:          soakSize(200, 1000),
+		abortedSize:     256 << 10,
+		minResult:       10 << 10,
+		maxResult:       40 << 10,
+		tmpfsMiB:        soakSize(64, 256),
+		leaveFree:       2 << 20,
 	}
 }
 
@@ -106,9 +106,10 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 
 	config := 0 // which delivery variant is loaded; reloads alternate between two so each one is a change
 	proc := w.start(faultsSoakDelivery(config))
+	procs := []*process{proc} // every process the soak ran, for what they logged
 	var drops counterAcrossResets
 
-	tr := &soakTraffic{w: w, plan: plan, acked: map[string]callPhases{}}
+	tr := newSoakTraffic(w, plan)
 	stop := make(chan struct{})
 	var clients sync.WaitGroup
 	for c := range plan.clients {
@@ -126,11 +127,17 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// progress waits for n more answered calls than there are now.
-	progress := func(n int, what string) {
+	// calls lets the clients make n more calls, runs action (if any) once half of them are done, so that calls
+	// are in flight while it runs, and waits for all of them. The traffic is bounded by calls, not by time, so
+	// that the space it takes on the tmpfs does not depend on the machine's speed.
+	calls := func(n int, what string, action func()) {
 		t.Helper()
-		from := tr.answered()
-		must(waitOrDeath(proc, time.Minute, func() bool { return tr.answered() >= from+n }, what))
+		target := tr.grant(n)
+		if action != nil {
+			must(waitOrDeath(proc, time.Minute, func() bool { return tr.finished.Load() >= target-int64(n/2) }, what))
+			action()
+		}
+		must(waitOrDeath(proc, time.Minute, func() bool { return tr.finished.Load() >= target }, what))
 	}
 	sampleDrops := func() {
 		if v, ok := w.metric(diskFullDropsSeries); ok {
@@ -151,32 +158,37 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	abortsBefore := plan.aborts / 2
 
 	// Part 1: traffic, half the reloads and half the aborts; then SIGKILL and a restart on the same queue_dir.
+	step := plan.callsBeforeKill / (reloadsBefore + 2)
 	for range reloadsBefore {
-		progress(plan.answeredBeforeKill/(reloadsBefore+1), "answered calls before a reload")
-		reload()
+		calls(step, "calls around a reload", reload)
 	}
-	for i := range abortsBefore {
-		tr.abort(up, i)
-	}
-	progress(plan.answeredBeforeKill/(reloadsBefore+1), "answered calls before the SIGKILL")
-	sampleDrops()
-	s, _ := w.statsFields()
-	losses := w.lossCounters()
-	proc.kill()
-	drops.restarted()
-	t.Logf("SIGKILL after %d answered calls, %d aborts, %d reloads; stats before: %s; since the last reload: %s", tr.answered(), abortsBefore, config, s, losses)
-	proc = w.start(faultsSoakDelivery(config))
+	calls(step, "calls around the aborts", func() {
+		for i := range abortsBefore {
+			tr.abort(up, i)
+		}
+	})
+	calls(step, "calls around the SIGKILL", func() {
+		sampleDrops()
+		s, _ := w.statsFields()
+		losses := w.lossCounters()
+		proc.kill()
+		drops.restarted()
+		t.Logf("SIGKILL after %d answered calls, %d aborts, %d reloads; stats before: %s; since the last reload: %s",
+			tr.answered(), abortsBefore, config, s, losses)
+		proc = w.start(faultsSoakDelivery(config))
+		procs = append(procs, proc)
+	})
 
 	// Part 2: the disk fills and frees while the traffic goes on.
-	progress(plan.answeredBeforeFill, "answered calls before the disk fill")
+	calls(plan.callsBeforeFill, "calls before the disk fill", nil)
 	used := diskUsage(t, w.queueDir(), "")
 	filler := fillDisk(t, w.queueDir(), plan.leaveFree)
 	tr.phase.Store(phaseDiskFull)
-	tried := tr.tried.Load()
 	t.Logf("disk filled after %d answered calls: queue_dir used %d KiB, %d KiB free left", tr.answered(), used>>10, freeBytes(t, w.queueDir())>>10)
+	target := tr.grant(plan.callsWhileFull)
 	diedWhileFull := false
-	err := waitOrDeath(proc, time.Minute, func() bool { return tr.tried.Load() >= tried+int64(plan.triedWhileFull) }, "calls tried while the disk is full")
-	if err == nil && exited(proc) { // calls fail fast once it is gone: the count alone does not tell
+	err := waitOrDeath(proc, time.Minute, func() bool { return tr.finished.Load() >= target }, "calls while the disk is full")
+	if err == nil && exited(proc) { // calls fail fast once it is gone: their count alone does not tell
 		err = errors.New(deathReport(proc))
 	}
 	if err != nil {
@@ -195,29 +207,38 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	tr.phase.Store(phaseDiskFreed)
 	if diedWhileFull {
 		proc = w.start(faultsSoakDelivery(config))
+		procs = append(procs, proc)
 		drops.restarted()
 	}
-	must(waitOrDeath(proc, time.Minute, func() bool { return tr.deliveredSince(phaseDiskFreed) }, "a call made after the disk was freed to be delivered (firing resuming by itself)"))
+	// The clients go on, a few calls at a time, until one made since the filler went is delivered.
+	must(waitOrDeath(proc, time.Minute, func() bool {
+		if tr.finished.Load() >= tr.allowedCalls() {
+			tr.grant(plan.clients)
+		}
+		return tr.deliveredSince(phaseDiskFreed)
+	}, "a call made after the disk was freed to be delivered (firing resuming by itself)"))
 	tr.phase.Store(phaseResumed)
-	t.Logf("firing resumed after the filler was deleted; %d calls tried while the disk was full", tr.tried.Load()-tried)
+	t.Logf("firing resumed after the filler was deleted")
 
 	// Part 3: the other reloads and aborts, traffic still going; then the traffic stops.
 	reloadsAfter := plan.reloads - reloadsBefore
+	step = plan.callsAfterFree / (reloadsAfter + 1)
 	for range reloadsAfter {
-		progress(plan.answeredAfterFree/(reloadsAfter+1), "answered calls before a reload")
-		reload()
+		calls(step, "calls around a reload", reload)
 	}
-	for i := abortsBefore; i < plan.aborts; i++ {
-		tr.abort(up, i)
-	}
-	progress(plan.answeredAfterFree/(reloadsAfter+1), "answered calls after the disk was freed")
+	calls(step, "calls around the aborts", func() {
+		for i := abortsBefore; i < plan.aborts; i++ {
+			tr.abort(up, i)
+		}
+	})
 	stopTraffic()
 
 	// The end: the process is alive and answering.
 	if exited(proc) {
 		t.Fatalf("sidehook is not alive at the end: %s", deathReport(proc))
 	}
-	if err := tr.call("soak-final", plan.minResult, phaseResumed); err != nil {
+	// A matched call as large as the aborted ones still fires: the aborts left the hold budget room for it.
+	if err := tr.call("soak-final", plan.abortedSize, phaseResumed); err != nil {
 		t.Errorf("a last call after the soak: %v", err)
 	}
 	if _, ok := w.statsFields(); !ok {
@@ -226,22 +247,21 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 
 	// Every answered call outside the disk-full window is delivered. What the process counts as not fired
 	// (since the last reload) tells why, when one is not.
-	t.Logf("at the end, since the last reload: %s", w.lossCounters())
-	mustDeliver, mayDrop := tr.split()
-	w.waitAccepted(mustDeliver, time.Minute)
+	t.Logf("at the end, since the last reload: %s; the processes logged %s", w.lossCounters(), droppedEventLines(procs))
+	// Once the queue is empty (failed attempts wait in it for their retry), an event not delivered never will be.
 	must(waitOrDeath(proc, time.Minute, func() bool {
 		s, ok := w.stats()
 		return ok && s.Depth+s.InFlight == 0
 	}, "the queue to drain"))
 	sampleDrops()
+	mustDeliver, mayDrop := tr.split()
+	if lost := w.recv.undelivered(mustDeliver); len(lost) > 0 {
+		t.Errorf("%d of %d answered calls made outside the disk-full window were never delivered, e.g. %v",
+			len(lost), len(mustDeliver), lost[:min(len(lost), 10)])
+	}
 
 	// Those made while the disk was full were delivered or counted as dropped.
-	missing := 0
-	for _, k := range mayDrop {
-		if w.recv.deliveries(k) == 0 {
-			missing++
-		}
-	}
+	missing := len(w.recv.undelivered(mayDrop))
 	switch {
 	case diedWhileFull:
 		t.Logf("%d of %d calls answered around the disk fill were not delivered; not reconciled with %s (the process died)", missing, len(mayDrop), diskFullDropsSeries)
@@ -376,19 +396,61 @@ func (u *soakUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type callPhases struct{ start, end int32 }
 
 // soakTraffic is the soak's clients: each makes matched calls one after another, with a result size of its
-// own drawing, until told to stop, going on through failures (a reload closing its connection, the process
-// killed). A call is answered when the client got a 2xx whose bytes are the upstream's.
+// own drawing, as many as the test grants, going on through failures (a reload closing its connection, the
+// process killed). A call is answered when the client got a 2xx whose bytes are the upstream's.
 type soakTraffic struct {
-	w     *hookWorld
-	plan  faultsSoakPlan
-	phase atomic.Int32 // the disk phase now
-	tried atomic.Int64
+	w        *hookWorld
+	plan     faultsSoakPlan
+	phase    atomic.Int32 // the disk phase now
+	finished atomic.Int64 // calls made, answered or not
 
 	mu      sync.Mutex
+	allowed int64         // calls the clients may make in all, raised by grant
+	taken   int64         // calls the clients started
+	granted chan struct{} // closed (and replaced) by each grant, to wake the clients
 	acked   map[string]callPhases
 	failed  int
 	altered []string // keys whose 2xx answer was not the upstream's bytes
 	aborted []string
+}
+
+func newSoakTraffic(w *hookWorld, plan faultsSoakPlan) *soakTraffic {
+	return &soakTraffic{w: w, plan: plan, acked: map[string]callPhases{}, granted: make(chan struct{})}
+}
+
+// grant lets the clients make n more calls and returns how many they may make in all.
+func (tr *soakTraffic) grant(n int) int64 {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.allowed += int64(n)
+	close(tr.granted)
+	tr.granted = make(chan struct{})
+	return tr.allowed
+}
+
+func (tr *soakTraffic) allowedCalls() int64 {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.allowed
+}
+
+// take waits until one more call is allowed and counts it as started; false once stop is closed.
+func (tr *soakTraffic) take(stop <-chan struct{}) bool {
+	for {
+		tr.mu.Lock()
+		if tr.taken < tr.allowed {
+			tr.taken++
+			tr.mu.Unlock()
+			return true
+		}
+		granted := tr.granted
+		tr.mu.Unlock()
+		select {
+		case <-stop:
+			return false
+		case <-granted:
+		}
+	}
 }
 
 // maxCallsPerClient bounds a client's loop whatever happens to the test.
@@ -402,10 +464,14 @@ func (tr *soakTraffic) run(client int, seed uint64, stop <-chan struct{}) {
 			return
 		default:
 		}
+		if !tr.take(stop) {
+			return
+		}
 		key := fmt.Sprintf("soak-c%d-%06d", client, i)
 		n := tr.plan.minResult + rng.IntN(tr.plan.maxResult-tr.plan.minResult+1)
-		tr.tried.Add(1)
-		if err := tr.call(key, n, tr.phase.Load()); err != nil {
+		err := tr.call(key, n, tr.phase.Load())
+		tr.finished.Add(1)
+		if err != nil {
 			select { // the process may be down (killed, restarting): do not spin on refused connections
 			case <-stop:
 				return
@@ -550,6 +616,19 @@ func (tl *tally) deliveries(key string) int {
 	return tl.accepted[key]
 }
 
+// undelivered lists the keys among want that the receiver never accepted.
+func (tl *tally) undelivered(want []string) []string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	var out []string
+	for _, k := range want {
+		if tl.accepted[k] == 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // duplicated lists up to n keys delivered more than once, with their counts.
 func (tl *tally) duplicated(n int) map[string]int {
 	tl.mu.Lock()
@@ -641,6 +720,25 @@ func (w *hookWorld) lossCounters() string {
 	return strings.Join(out, ", ")
 }
 
+// droppedEventLines sums up the log lines of the processes that say events were dropped: the counters of a
+// config replaced by a reload are gone, its log lines are not.
+func droppedEventLines(procs []*process) string {
+	n, first := 0, ""
+	for _, p := range procs {
+		for line := range strings.SplitSeq(p.output.String(), "\n") {
+			if strings.Contains(line, "dropped") {
+				if n++; first == "" {
+					first = line
+				}
+			}
+		}
+	}
+	if n == 0 {
+		return "no line about dropped events"
+	}
+	return fmt.Sprintf("%d lines about dropped events, the first: %.500s", n, first)
+}
+
 // statsFields is /sidehook/stats as raw JSON, for fields that queue.Stats does not have.
 func (w *hookWorld) statsFields() (json.RawMessage, bool) {
 	resp, err := client.Get("http://" + w.admin + "/sidehook/stats")
@@ -673,7 +771,7 @@ func deathReport(p *process) string {
 	state := p.cmd.ProcessState.String()
 	for _, mark := range []string{"fatal error:", "panic:", "SIGBUS"} {
 		if i := strings.Index(out, mark); i >= 0 {
-			return fmt.Sprintf("process died (%s): %.2000s", state, out[i:])
+			return fmt.Sprintf("process died (%s): %.1200s", state, out[i:])
 		}
 	}
 	return fmt.Sprintf("process died (%s); its output ends with: %s", state, out[max(0, len(out)-2000):])
