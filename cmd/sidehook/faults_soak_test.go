@@ -47,11 +47,11 @@ type faultsSoakPlan struct {
 	callsWhileFull  int // calls made while the disk is full
 	callsAfterFree  int // calls made once firing resumed (the other reloads and aborts among them)
 	reloads         int
-	aborts          int // half upstreams breaking mid-body, half clients hanging up mid-response
-	abortedSize     int // result size of an aborted call
-	minResult       int // bytes of a normal call's result, at least
-	maxResult       int // and at most
-	tmpfsMiB        int
+	aborts          int   // half upstreams breaking mid-body, half clients hanging up mid-response
+	abortedSize     int   // result size of an aborted call
+	minResult       int   // bytes of a normal call's result, at least
+	maxResult       int   // and at most
+	tmpfsMiB        int   // size of queue_dir's filesystem
 	leaveFree       int64 // bytes the filler leaves free
 }
 
@@ -67,8 +67,12 @@ func newFaultsSoakPlan() faultsSoakPlan {
 		abortedSize:     256 << 10,
 		minResult:       10 << 10,
 		maxResult:       40 << 10,
-		tmpfsMiB:        soakSize(64, 256),
-		leaveFree:       2 << 20,
+		// Not smaller: a queue keeps room for what Badger may write by itself (its next 16 MiB value log and
+		// WAL, memtable flushes and the compactions after them: about 210 MiB with the queue's options) before
+		// it stores an event, and the soak's own events take 20–30 MiB (90 in the full form). A tmpfs lives
+		// in memory: this much is taken while the filler is there.
+		tmpfsMiB:  soakSize(320, 512),
+		leaveFree: 2 << 20,
 	}
 }
 
@@ -102,7 +106,7 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	mountTmpfs(t, w.queueDir(), plan.tmpfsMiB)
+	mountSoakTmpfs(t, w.queueDir(), plan.tmpfsMiB)
 
 	config := 0 // which delivery variant is loaded; reloads alternate between two so each one is a change
 	proc := w.start(faultsSoakDelivery(config))
@@ -140,7 +144,7 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 		must(waitOrDeath(proc, time.Minute, func() bool { return tr.finished.Load() >= target }, what))
 	}
 	sampleDrops := func() {
-		if v, ok := w.metric(diskFullDropsSeries); ok {
+		if v, ok := w.metricValue(diskFullDropsSeries); ok {
 			drops.observe(v)
 		}
 	}
@@ -148,7 +152,7 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 		t.Helper()
 		sampleDrops() // the counters start again at zero in the new config
 		config++
-		if err := w.reload(faultsSoakDelivery(config)); err != nil {
+		if err := w.postLoad(faultsSoakDelivery(config)); err != nil {
 			t.Errorf("reload %d: %v", config, err)
 			return
 		}
@@ -169,7 +173,7 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	})
 	calls(step, "calls around the SIGKILL", func() {
 		sampleDrops()
-		s, _ := w.statsFields()
+		s, _ := w.statsJSON()
 		losses := w.lossCounters()
 		proc.kill()
 		drops.restarted()
@@ -182,17 +186,17 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	// Part 2: the disk fills and frees while the traffic goes on.
 	calls(plan.callsBeforeFill, "calls before the disk fill", nil)
 	used := diskUsage(t, w.queueDir(), "")
-	filler := fillDisk(t, w.queueDir(), plan.leaveFree)
+	filler := soakFillDisk(t, w.queueDir(), plan.leaveFree)
 	tr.phase.Store(phaseDiskFull)
-	t.Logf("disk filled after %d answered calls: queue_dir used %d KiB, %d KiB free left", tr.answered(), used>>10, freeBytes(t, w.queueDir())>>10)
+	t.Logf("disk filled after %d answered calls: queue_dir used %d KiB, %d KiB free left", tr.answered(), used>>10, soakFreeBytes(t, w.queueDir())>>10)
 	target := tr.grant(plan.callsWhileFull)
 	diedWhileFull := false
 	err := waitOrDeath(proc, time.Minute, func() bool { return tr.finished.Load() >= target }, "calls while the disk is full")
-	if err == nil && exited(proc) { // calls fail fast once it is gone: their count alone does not tell
+	if err == nil && processExited(proc) { // calls fail fast once it is gone: their count alone does not tell
 		err = errors.New(deathReport(proc))
 	}
 	if err != nil {
-		if !exited(proc) {
+		if !processExited(proc) {
 			must(err)
 		}
 		// Carry on without it, so that one run shows every part that fails.
@@ -234,14 +238,14 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	stopTraffic()
 
 	// The end: the process is alive and answering.
-	if exited(proc) {
+	if processExited(proc) {
 		t.Fatalf("sidehook is not alive at the end: %s", deathReport(proc))
 	}
 	// A matched call as large as the aborted ones still fires: the aborts left the hold budget room for it.
 	if err := tr.call("soak-final", plan.abortedSize, phaseResumed); err != nil {
 		t.Errorf("a last call after the soak: %v", err)
 	}
-	if _, ok := w.statsFields(); !ok {
+	if _, ok := w.statsJSON(); !ok {
 		t.Errorf("the admin API does not answer /sidehook/stats at the end")
 	}
 
@@ -277,7 +281,7 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	}
 
 	// Nothing died, and the hold budget has nothing left reserved once the traffic is over.
-	final, _ := w.statsFields()
+	final, _ := w.statsJSON()
 	if dead := gjson.GetBytes(final, "dead").Int(); dead != 0 {
 		t.Errorf("%d events died", dead)
 	}
@@ -286,7 +290,7 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	} else {
 		var reserved int64
 		err := waitOrDeath(proc, 15*time.Second, func() bool {
-			s, ok := w.statsFields()
+			s, ok := w.statsJSON()
 			reserved = gjson.GetBytes(s, "budget_reserved_bytes").Int()
 			return ok && reserved == 0
 		}, "the hold budget to have nothing reserved")
@@ -658,8 +662,8 @@ func (c *counterAcrossResets) observe(v float64) {
 
 func (c *counterAcrossResets) restarted() { c.last = 0 }
 
-// reload loads the Caddyfile with the given delivery lines through the admin API, as `caddy reload` does.
-func (w *hookWorld) reload(delivery string) error {
+// postLoad loads the Caddyfile with the given delivery lines through the admin API, as `caddy reload` does.
+func (w *hookWorld) postLoad(delivery string) error {
 	req, err := http.NewRequest(http.MethodPost, "http://"+w.admin+"/load", strings.NewReader(w.caddyfile(delivery)))
 	if err != nil {
 		return err
@@ -678,9 +682,9 @@ func (w *hookWorld) reload(delivery string) error {
 	return nil
 }
 
-// metric reads one series (name with its labels, as /metrics prints it) from the admin endpoint; ok is false
+// metricValue reads one series (name with its labels, as /metrics prints it) from the admin endpoint; ok is false
 // when the process does not answer. A series never incremented is absent, which reads as 0.
-func (w *hookWorld) metric(series string) (float64, bool) {
+func (w *hookWorld) metricValue(series string) (float64, bool) {
 	resp, err := client.Get("http://" + w.admin + "/metrics")
 	if err != nil {
 		return 0, false
@@ -739,8 +743,8 @@ func droppedEventLines(procs []*process) string {
 	return fmt.Sprintf("%d lines about dropped events, the first: %.500s", n, first)
 }
 
-// statsFields is /sidehook/stats as raw JSON, for fields that queue.Stats does not have.
-func (w *hookWorld) statsFields() (json.RawMessage, bool) {
+// statsJSON is /sidehook/stats as raw JSON, for fields that queue.Stats does not have.
+func (w *hookWorld) statsJSON() (json.RawMessage, bool) {
 	resp, err := client.Get("http://" + w.admin + "/sidehook/stats")
 	if err != nil {
 		return nil, false
@@ -753,8 +757,8 @@ func (w *hookWorld) statsFields() (json.RawMessage, bool) {
 	return bytes.TrimSpace(body), true
 }
 
-// exited says whether the process has ended.
-func exited(p *process) bool {
+// processExited says whether the process has ended.
+func processExited(p *process) bool {
 	select {
 	case <-p.done:
 		return true
@@ -781,7 +785,7 @@ func deathReport(p *process) string {
 func waitOrDeath(p *process, within time.Duration, cond func() bool, what string) error {
 	deadline := time.Now().Add(within)
 	for !cond() {
-		if exited(p) {
+		if processExited(p) {
 			return fmt.Errorf("waiting for %s: %s", what, deathReport(p))
 		}
 		if time.Now().After(deadline) {
@@ -792,9 +796,9 @@ func waitOrDeath(p *process, within time.Duration, cond func() bool, what string
 	return nil
 }
 
-// mountTmpfs mounts a tmpfs of the given size on dir (created if needed) for the test's duration: a real
+// mountSoakTmpfs mounts a tmpfs of the given size on dir (created if needed) for the test's duration: a real
 // filesystem that fills, unlike a quota faked in the code.
-func mountTmpfs(t *testing.T, dir string, mib int) {
+func mountSoakTmpfs(t *testing.T, dir string, mib int) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -810,8 +814,8 @@ func mountTmpfs(t *testing.T, dir string, mib int) {
 	})
 }
 
-// freeBytes is what an unprivileged writer can still get on dir's filesystem.
-func freeBytes(t *testing.T, dir string) int64 {
+// soakFreeBytes is what an unprivileged writer can still get on dir's filesystem.
+func soakFreeBytes(t *testing.T, dir string) int64 {
 	t.Helper()
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
@@ -820,10 +824,10 @@ func freeBytes(t *testing.T, dir string) int64 {
 	return int64(st.Bavail) * st.Bsize
 }
 
-// fillDisk writes a file into dir until about leave bytes are free on its filesystem (or it is full), and
+// soakFillDisk writes a file into dir until about leave bytes are free on its filesystem (or it is full), and
 // returns the file's path. The file sits in the queue directory because the tmpfs holds nothing else; Badger
 // ignores files whose names are not its own.
-func fillDisk(t *testing.T, dir string, leave int64) string {
+func soakFillDisk(t *testing.T, dir string, leave int64) string {
 	t.Helper()
 	path := filepath.Join(dir, "soak-filler")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -832,7 +836,7 @@ func fillDisk(t *testing.T, dir string, leave int64) string {
 	}
 	defer f.Close()
 	chunk := make([]byte, 1<<20)
-	for want := freeBytes(t, dir) - leave; want > 0; want -= int64(len(chunk)) {
+	for want := soakFreeBytes(t, dir) - leave; want > 0; want -= int64(len(chunk)) {
 		if _, err := f.Write(chunk[:min(int64(len(chunk)), want)]); err != nil {
 			if errors.Is(err, syscall.ENOSPC) {
 				break
