@@ -49,6 +49,7 @@ type faultsSoakPlan struct {
 	reloads         int
 	aborts          int   // half upstreams breaking mid-body, half clients hanging up mid-response
 	abortedSize     int   // result size of an aborted call
+	finalSize       int   // result size of the last call, which must still fire after all the aborts
 	minResult       int   // bytes of a normal call's result, at least
 	maxResult       int   // and at most
 	tmpfsMiB        int   // size of queue_dir's filesystem
@@ -65,6 +66,7 @@ func newFaultsSoakPlan() faultsSoakPlan {
 		reloads:         soakSize(10, 20),
 		aborts:          soakSize(200, 1000),
 		abortedSize:     256 << 10,
+		finalSize:       256 << 10,
 		minResult:       10 << 10,
 		maxResult:       40 << 10,
 		// Not smaller: a queue keeps room for what Badger may write by itself (its next 16 MiB value log and
@@ -225,7 +227,8 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	tr.phase.Store(phaseResumed)
 	t.Logf("firing resumed after the filler was deleted")
 
-	// Part 3: the other reloads and aborts, traffic still going; then the traffic stops.
+	// Part 3: the other reloads and aborts, traffic still going; then the traffic stops. The aborts come after
+	// the last reload: each config has a hold budget of its own, so what they leak shows in the end's stats.
 	reloadsAfter := plan.reloads - reloadsBefore
 	step = plan.callsAfterFree / (reloadsAfter + 1)
 	for range reloadsAfter {
@@ -242,8 +245,8 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	if processExited(proc) {
 		t.Fatalf("sidehook is not alive at the end: %s", deathReport(proc))
 	}
-	// A matched call as large as the aborted ones still fires: the aborts left the hold budget room for it.
-	if err := tr.call("soak-final", plan.abortedSize, phaseResumed); err != nil {
+	// A matched call with a 256 KiB answer still fires: the aborts left the hold budget room for it.
+	if err := tr.call("soak-final", plan.finalSize, phaseResumed); err != nil {
 		t.Errorf("a last call after the soak: %v", err)
 	}
 	if _, ok := w.statsJSON(); !ok {
@@ -322,18 +325,19 @@ func faultsSoakDelivery(variant int) string {
 
 // soakUpstream is a JSON-RPC API that answers `echo [key, n]` with [key, <n bytes>], byte for byte the same
 // for the same key and n, so that a client can check its answer is exactly what the upstream sent. A third
-// param breaks the answer: "break" sends half the body and closes the connection, "hang" sends half and waits
-// for the caller to go away.
+// param breaks the answer: "break" sends three quarters of the body and closes the connection, "hang" sends
+// three quarters and waits for the caller to go away. Three quarters of an aborted call's answer is what
+// sidehook holds when the abort comes, and what a leak of the hold budget keeps each time.
 type soakUpstream struct {
 	addr string
 
 	mu       sync.Mutex
-	halfSent map[string]chan struct{} // "hang" key -> closed once half its answer is out
+	partSent map[string]chan struct{} // "hang" key -> closed once three quarters of its answer are out
 }
 
 func newSoakUpstream(t *testing.T) *soakUpstream {
 	t.Helper()
-	u := &soakUpstream{halfSent: map[string]chan struct{}{}}
+	u := &soakUpstream{partSent: map[string]chan struct{}{}}
 	srv := httptest.NewServer(u)
 	t.Cleanup(srv.Close)
 	u.addr = strings.TrimPrefix(srv.URL, "http://")
@@ -356,28 +360,35 @@ func soakAnswer(key string, n int) []byte {
 	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"result":[%q,%q]}`, key, pad)
 }
 
-// expectHalf registers a "hang" call before it is made; the channel closes once half its answer is out.
-func (u *soakUpstream) expectHalf(key string) chan struct{} {
+// expectPart registers a "hang" call before it is made; the channel closes once three quarters of its answer
+// are out.
+func (u *soakUpstream) expectPart(key string) chan struct{} {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	ch := make(chan struct{})
-	u.halfSent[key] = ch
+	u.partSent[key] = ch
 	return ch
 }
 
 func (u *soakUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	key := gjson.GetBytes(body, "params.0").String()
-	answer := soakAnswer(key, int(gjson.GetBytes(body, "params.1").Int()))
+	n := int(gjson.GetBytes(body, "params.1").Int())
+	mode := gjson.GetBytes(body, "params.2").String()
+	var answer []byte
+	if mode == "" {
+		answer = soakAnswer(key, n)
+	} else { // never compared: cheap to make
+		answer = fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"result":[%q,%q]}`, key, strings.Repeat("x", n))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(answer)))
-	mode := gjson.GetBytes(body, "params.2").String()
 	if mode == "" {
 		_, _ = w.Write(answer)
 		return
 	}
 	rc := http.NewResponseController(w)
-	_, _ = w.Write(answer[:len(answer)/2])
+	_, _ = w.Write(answer[:len(answer)*3/4])
 	_ = rc.Flush()
 	switch mode {
 	case "break":
@@ -386,8 +397,8 @@ func (u *soakUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "hang":
 		u.mu.Lock()
-		ch := u.halfSent[key]
-		delete(u.halfSent, key)
+		ch := u.partSent[key]
+		delete(u.partSent, key)
 		u.mu.Unlock()
 		if ch != nil {
 			close(ch)
@@ -528,16 +539,16 @@ func (tr *soakTraffic) post(ctx context.Context, body string) ([]byte, int, erro
 }
 
 // abort makes aborted call i: even ones have the upstream break mid-body, odd ones have the client hang up
-// once the upstream has sent half its answer.
+// once the upstream has sent three quarters of its answer.
 func (tr *soakTraffic) abort(up *soakUpstream, i int) {
 	key := fmt.Sprintf("soak-abort-%04d", i)
 	mode := "break"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var half chan struct{}
+	var part chan struct{}
 	if i%2 == 1 {
 		mode = "hang"
-		half = up.expectHalf(key)
+		part = up.expectPart(key)
 	}
 	req := fmt.Sprintf(`{"jsonrpc":"2.0","method":"echo","params":[%q,%d,%q],"id":1}`, key, tr.plan.abortedSize, mode)
 	done := make(chan struct{})
@@ -545,9 +556,9 @@ func (tr *soakTraffic) abort(up *soakUpstream, i int) {
 		defer close(done)
 		_, _, _ = tr.post(ctx, req) // fails one way or another: that is the point
 	}()
-	if half != nil {
+	if part != nil {
 		select {
-		case <-half:
+		case <-part:
 		case <-time.After(10 * time.Second): // bounded: the check below still runs
 		}
 		cancel()
