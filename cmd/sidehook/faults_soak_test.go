@@ -228,7 +228,8 @@ func TestFaultsSoakDeliversEveryAnsweredCall(t *testing.T) {
 	t.Logf("firing resumed after the filler was deleted")
 
 	// Part 3: the other reloads and aborts, traffic still going; then the traffic stops. The aborts come after
-	// the last reload: each config has a hold budget of its own, so what they leak shows in the end's stats.
+	// the last reload, so that what they leak shows in the end's stats even where a reload brings a fresh
+	// hold budget (a config's own).
 	reloadsAfter := plan.reloads - reloadsBefore
 	step = plan.callsAfterFree / (reloadsAfter + 1)
 	for range reloadsAfter {
