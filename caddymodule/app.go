@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
@@ -29,10 +28,11 @@ type App struct {
 	logger *zap.Logger
 	budget *proxy.Budget
 
-	mu      sync.Mutex
-	dirs    map[string]*dirConfig  // handlers' wishes, by queue directory
-	entries map[string]*queueEntry // what this config holds from the pool
-	stopped bool
+	mu       sync.Mutex
+	dirs     map[string]*dirConfig  // handlers' wishes, by queue directory
+	entries  map[string]*queueEntry // what this config holds from the pool
+	inFlight map[string]int         // usages of entries out with requests (queueusage.go)
+	stopped  bool
 }
 
 // dirConfig collects what the handlers sharing one queue directory registered.
@@ -56,6 +56,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.budget = proxy.NewBudget(defaultHoldBudget)
 	a.dirs = map[string]*dirConfig{}
 	a.entries = map[string]*queueEntry{}
+	a.inFlight = map[string]int{}
 	return nil
 }
 
@@ -96,7 +97,9 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop gives this config's queues back to the pool; the last user closes them.
+// Stop gives this config's queues back to the pool; the last user closes them. A queue that requests of this
+// config are still using is given back by the last of them instead (queueusage.go explains why): Stop does
+// not wait for them.
 func (a *App) Stop() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -106,26 +109,15 @@ func (a *App) Stop() error {
 		for _, s := range a.dirs[dir].stores {
 			e.endpoints.remove(s)
 		}
-		if _, err := queues.Delete(dir); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("closing queue %s: %w", dir, err)
+		if a.inFlight[dir] > 0 {
+			continue
+		}
+		delete(a.entries, dir)
+		if err := giveBackQueue(dir); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	a.entries = map[string]*queueEntry{}
 	return firstErr
-}
-
-// queue returns the open queue for dir. Caddy starts apps in no fixed order, so the HTTP server may serve a
-// call before this app's Start ran; the first event then opens the queue itself.
-func (a *App) queue(dir string) (*queueEntry, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if e := a.entries[dir]; e != nil {
-		return e, nil
-	}
-	if a.stopped {
-		return nil, fmt.Errorf("sidehook app stopped")
-	}
-	return a.acquireLocked(dir)
 }
 
 func (a *App) acquireLocked(dir string) (*queueEntry, error) {
@@ -133,13 +125,9 @@ func (a *App) acquireLocked(dir string) (*queueEntry, error) {
 		return e, nil
 	}
 	dc := a.dirs[dir]
-	val, _, err := queues.LoadOrNew(dir, func() (caddy.Destructor, error) {
-		q, err := queue.Open(dir, a.logger.Named("queue"))
-		if err != nil {
-			return nil, fmt.Errorf("opening queue %s: %w", dir, err)
-		}
-		return &queueEntry{dir: dir, q: q, endpoints: &endpointSet{}}, nil
-	})
+	poolChanges.Lock()
+	val, _, err := queues.LoadOrNew(dir, a.openQueue(dir))
+	poolChanges.Unlock()
 	if err != nil {
 		return nil, err
 	}

@@ -57,12 +57,13 @@ func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPla
 
 // enqueue stores messages durably; on failure it logs and counts, and the call goes on (fail open).
 func (rt *runtime) enqueue(ctx context.Context, msgs []queue.Message) {
-	entry, err := rt.app.queue(rt.queueDir)
+	entry, release, err := rt.app.useQueue(rt.queueDir)
 	if err != nil {
 		rt.metrics.eventsDropped.WithLabelValues("queue_unavailable").Add(float64(len(msgs)))
 		rt.logger.Error("queue unavailable; events dropped", zap.Int("events", len(msgs)), zap.Error(err))
 		return
 	}
+	defer release()
 	// The client may hang up while we store: the upstream did the work, so the event must still be stored.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 	defer cancel()

@@ -73,6 +73,9 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 	r.Header.Del("Content-Length")
 	r.TransferEncoding = nil
 
+	if plan != nil {
+		defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
+	}
 	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
 	err := next.ServeHTTP(holder, r)
 	if holder.Overflowed() || holder.Status() == 0 {
@@ -321,10 +324,11 @@ func (rt *runtime) opGetLogs(id matcher.Identity, n gjson.Result) proxy.Answer {
 		}
 		limit = int(min(n.Int(), maxLogsPerCall))
 	}
-	entry, err := rt.app.queue(rt.queueDir)
+	entry, release, err := rt.app.useQueue(rt.queueDir)
 	if err != nil {
 		return errAnswer(codeInternal, "delivery log unavailable")
 	}
+	defer release()
 	items, err := entry.q.Logs(queue.LogQuery{ClientID: id.Client, Limit: limit, Hide: rt.operatorOnly})
 	if err != nil {
 		rt.logger.Error("reading delivery logs", zap.Error(err))
@@ -340,10 +344,11 @@ func (rt *runtime) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer
 	if logID.Type != gjson.String || logID.Str == "" {
 		return errAnswer(codeInvalidParams, "params[1] must be a log item id")
 	}
-	entry, err := rt.app.queue(rt.queueDir)
+	entry, release, err := rt.app.useQueue(rt.queueDir)
 	if err != nil {
 		return errAnswer(codeInternal, "delivery queue unavailable")
 	}
+	defer release()
 	item, found, err := entry.q.Log(logID.Str)
 	if err != nil {
 		return errAnswer(codeInternal, "delivery log unavailable")

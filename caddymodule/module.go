@@ -151,7 +151,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Cleanup stops what Provision started. The queue itself belongs to the app and the usage pool.
+// Cleanup stops what Provision started. The queue itself belongs to the app and the usage pool. On a reload
+// Caddy runs Cleanup while requests of this config may still be running (the http app's Stop does not wait
+// for them), so it only stops the store's poller: the store's last index, its writes to storage and the
+// identity cache stay usable by those requests, and the new config's store picks their changes up by polling.
 func (h *Handler) Cleanup() error {
 	if h.rt.store != nil {
 		if h.rt.app != nil {

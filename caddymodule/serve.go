@@ -99,6 +99,7 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 	if plan == nil {
 		return next.ServeHTTP(w, r)
 	}
+	defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
 	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
 	err = next.ServeHTTP(holder, r)
 	if err == nil || holder.Status() != 0 {
