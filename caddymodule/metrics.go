@@ -17,13 +17,13 @@ type metrics struct {
 	callsMatched  prometheus.Counter
 	passedThrough *prometheus.CounterVec
 	// the hot path's children, resolved once: WithLabelValues costs a hash and a lookup per call
-	passedTooLarge, passedNotRPC prometheus.Counter
-	eventsQueued                 prometheus.Counter
-	eventsLimited                prometheus.Counter
-	eventsDropped                *prometheus.CounterVec
-	deliveries                   *prometheus.CounterVec
-	deliveryTime                 prometheus.Histogram
-	callToDelivered              prometheus.Histogram
+	passedTooLarge, passedNotRPC, passedMemoryBudget prometheus.Counter
+	eventsQueued                                     prometheus.Counter
+	eventsLimited                                    prometheus.Counter
+	eventsDropped                                    *prometheus.CounterVec
+	deliveries                                       *prometheus.CounterVec
+	deliveryTime                                     prometheus.Histogram
+	callToDelivered                                  prometheus.Histogram
 
 	queue atomic.Pointer[queue.Queue]
 }
@@ -71,8 +71,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}
 		return 0
 	}))
+	register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+		Name: "memory_budget_used_bytes", Help: "Bytes of the memory budget reserved by observed calls in flight."},
+		func() float64 { return float64(memoryBudget.Used()) }))
 	m.passedTooLarge = m.passedThrough.WithLabelValues("too_large_or_unreadable")
 	m.passedNotRPC = m.passedThrough.WithLabelValues("not_jsonrpc")
+	m.passedMemoryBudget = m.passedThrough.WithLabelValues("memory_budget")
 	return m, err
 }
 
