@@ -99,7 +99,7 @@ func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Set at Start, not Provision: `caddy validate` provisions too, and must not change a running budget.
-	memoryBudget.SetMax(cmp.Or(a.budgetMax, defaultMemoryBudget))
+	memoryBudget.SetMax(cmp.Or(a.budgetMax, defaultMemoryBudget) / gcHeadroom)
 	for dir := range a.dirs {
 		if _, err := a.acquireLocked(dir); err != nil {
 			return err

@@ -52,12 +52,13 @@ func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPla
 			return
 		}
 	}
-	if !mem.take(eventsCost(req, resp)) {
+	prepaid := holder.Prepaid()
+	if !mem.takeBeyond(eventsCost(req, resp), &prepaid) {
 		rt.metrics.passedMemoryBudget.Inc()
 		return
 	}
 	outcomes := req.Outcomes(resp)
-	if !mem.take(payloadCost(req, outcomes, plan)) {
+	if !mem.takeBeyond(payloadCost(req, outcomes, plan), &prepaid) {
 		rt.metrics.passedMemoryBudget.Inc()
 		return
 	}

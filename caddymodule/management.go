@@ -79,6 +79,9 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 
 	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
 	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
+	if plan != nil {
+		holder.ReserveForCopies(plan.copiesPerResponseByte())
+	}
 	err := next.ServeHTTP(holder, r)
 	if holder.Overflowed() || holder.Status() == 0 {
 		_ = holder.Release()

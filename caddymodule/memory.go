@@ -70,3 +70,25 @@ func payloadCost(req *proxy.Request, outcomes []proxy.Outcome, plan *firingPlan)
 	}
 	return payloadCopies * n
 }
+
+// copiesPerResponseByte is how many copies of each response byte firing the plan can make: the events' copies,
+// and the payloads' for the call with the most subscriptions (each call's payloads carry only its own part of
+// the response). The Holder reserves them as it holds.
+func (p *firingPlan) copiesPerResponseByte() int64 {
+	most := 0
+	for _, subs := range p.subs {
+		most = max(most, len(subs))
+	}
+	return eventCopies + payloadCopies*int64(most)
+}
+
+// takeBeyond reserves what n needs beyond *prepaid (what the Holder already reserved for these copies),
+// using up the prepaid part first.
+func (m *callMemory) takeBeyond(n int64, prepaid *int64) bool {
+	use := min(n, *prepaid)
+	if !m.take(n - use) {
+		return false
+	}
+	*prepaid -= use
+	return true
+}

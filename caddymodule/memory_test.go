@@ -74,6 +74,9 @@ func TestFireReservationCoversWhatFiringAllocates(t *testing.T) {
 			allocated := int64(after.TotalAlloc - before.TotalAlloc)
 			reserved := requestCost(len(body)) + eventsCost(req, resp) + payloadCost(req, outcomes, plan)
 			t.Logf("allocated %d, reserved %d (%.2f of the reservation)", allocated, reserved, float64(allocated)/float64(reserved))
+			if raceEnabled {
+				return // the race detector's own allocations are counted too
+			}
 			if allocated > reserved {
 				t.Errorf("firing allocated %d bytes, more than the %d reserved for it", allocated, reserved)
 			}

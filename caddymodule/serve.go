@@ -96,6 +96,7 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 	}
 	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
 	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
+	holder.ReserveForCopies(plan.copiesPerResponseByte())
 	err = next.ServeHTTP(holder, r)
 	if err == nil || holder.Status() != 0 {
 		rt.fireHeld(r, req, plan, holder, nil, mem)

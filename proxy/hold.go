@@ -108,6 +108,7 @@ type Holder struct {
 	wroteHeader bool
 	body        []byte
 	taken       int64 // bytes reserved from budget
+	costPerByte int64 // budget bytes reserved per byte of capacity (1 + the copies to come)
 	overflowed  bool
 	released    bool
 	// budgetRefused: the overflow came from the budget, not from max (counted apart: memory_budget)
@@ -116,8 +117,16 @@ type Holder struct {
 
 // NewHolder returns a Holder for w holding at most max body bytes.
 func NewHolder(w http.ResponseWriter, max int64, b *Budget) *Holder {
-	return &Holder{w: w, max: max, budget: b}
+	return &Holder{w: w, max: max, budget: b, costPerByte: 1}
 }
+
+// ReserveForCopies makes every byte of capacity the Holder allocates reserve copies more bytes of the budget:
+// the copies the caller will make of the response once it is held. Reserving them while holding means a
+// response the budget cannot afford streams through at once, instead of being held, then not observed.
+func (h *Holder) ReserveForCopies(copies int64) { h.costPerByte = 1 + max(copies, 0) }
+
+// Prepaid is what the Holder reserved beyond its own buffer, for the copies announced with ReserveForCopies.
+func (h *Holder) Prepaid() int64 { return max(h.taken-int64(cap(h.body)), 0) }
 
 // Header returns the underlying writer's header map.
 func (h *Holder) Header() http.Header { return h.w.Header() }
@@ -197,11 +206,12 @@ func (h *Holder) grow(need int64) bool {
 		}
 	}
 	newCap = min(newCap, max(h.max, need))
-	if !h.budget.take(newCap - have) {
+	cost := (newCap - have) * h.costPerByte
+	if !h.budget.take(cost) {
 		h.budgetRefused = true
 		return false
 	}
-	h.taken += newCap - have
+	h.taken += cost
 	grown := make([]byte, len(h.body), newCap)
 	copy(grown, h.body)
 	h.body = grown
