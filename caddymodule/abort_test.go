@@ -18,7 +18,7 @@ import (
 )
 
 // breakingUpstream answers JSON-RPC calls by method:
-//   - "abort": status, headers and the first part of a result of partSize bytes, then the connection is cut
+//   - "abort" (alone or in a batch): status, headers and the first part of a result of partSize bytes, then the connection is cut
 //     (with a Content-Length announcing the whole, or chunked when chunked is set);
 //   - anything else: a complete result of bigSize bytes.
 type breakingUpstream struct {
@@ -31,7 +31,7 @@ func (u breakingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := gjson.GetBytes(body, "id").Raw
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Upstream", "breaking")
-	if gjson.GetBytes(body, "method").Str != "abort" {
+	if !bytes.Contains(body, []byte(`"method":"abort"`)) {
 		fmt.Fprintf(w, `{"jsonrpc":"2.0","result":"%s","id":%s}`, strings.Repeat("b", u.bigSize), id)
 		return
 	}
@@ -205,4 +205,34 @@ func (h *harness) budgetReserved() int64 {
 		h.t.Fatal("GET /sidehook/stats has no budget_reserved_bytes")
 	}
 	return *s.Reserved
+}
+
+// The same when the call also carries a management call that sidehook answers itself: the upstream's broken
+// answer cannot be merged with it, and goes to the client exactly as it would without sidehook.
+func TestBrokenUpstreamUnderAManagedCallLooksTheSameThroughSidehook(t *testing.T) {
+	h := newHarness(t, harnessOptions{upstream: breakingUpstream{partSize: 100 << 10, bigSize: 10}})
+	h.load(`
+		management
+		identity {
+			client 42
+			user 7
+		}
+		subscribe * {recv}/hook {
+			secret {secret}
+		}
+		delivery {
+			allow_destination 127.0.0.1/32
+		}`)
+	batch := `[{"jsonrpc":"2.0","method":"WebhooksService.getList","params":[],"id":1},{"jsonrpc":"2.0","method":"abort","params":[],"id":2}]`
+	with, without := rawExchange(t, h.port, batch), rawExchange(t, h.plainPort, batch)
+	if !bytes.Contains(without, []byte(strings.Repeat("a", 100<<10))) {
+		t.Fatalf("the plain site did not send the partial response (%d bytes): %.300q", len(without), without)
+	}
+	if !bytes.Equal(with, without) {
+		t.Errorf("the client got other bytes with sidehook (%d) than without (%d):\n with:    %.400q\n without: %.400q", len(with), len(without), with, without)
+	}
+	h.settled(0)
+	if used := h.budgetReserved(); used != 0 {
+		t.Errorf("budget_reserved_bytes = %d after every call ended, want 0", used)
+	}
 }
