@@ -23,7 +23,7 @@ func init() {
 //	GET  /sidehook/subscriptions          every subscription of every client (secrets left out, URL passwords masked)
 //	GET  /sidehook/logs?status=&limit=    delivery log items, newest first (URL passwords masked)
 //	POST /sidehook/logs/<id>/retry        attempt a delivery again now
-//	GET  /sidehook/stats                  queue depth, in flight, dead, delivered, failed, limited
+//	GET  /sidehook/stats                  queue depth, in flight, dead, delivered, failed, limited, budget reserved
 //
 // It reads the queues of the running config from the usage pool, so it needs no config of its own.
 type adminAPI struct{}
@@ -158,8 +158,10 @@ func (adminAPI) stats(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, struct {
 		queue.Stats
-		Queues []queueStats `json:"queues"`
-	}{total, per})
+		// BudgetReserved is what observed calls in flight hold of the memory budget; 0 when none is in flight.
+		BudgetReserved int64        `json:"budget_reserved_bytes"`
+		Queues         []queueStats `json:"queues"`
+	}{total, memoryBudget.Used(), per})
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

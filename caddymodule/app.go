@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"sync"
 
@@ -11,10 +12,6 @@ import (
 	"github.com/sidehook/sidehook/proxy"
 	"github.com/sidehook/sidehook/queue"
 )
-
-// defaultHoldBudget caps the bytes of responses held at once by all sidehook handlers of a config while their
-// events are stored; over it, responses stream through unobserved (fail open) instead of growing memory.
-const defaultHoldBudget = 256 << 20
 
 func init() {
 	caddy.RegisterModule(new(App))
@@ -28,11 +25,12 @@ type App struct {
 	logger *zap.Logger
 	budget *proxy.Budget
 
-	mu       sync.Mutex
-	dirs     map[string]*dirConfig  // handlers' wishes, by queue directory
-	entries  map[string]*queueEntry // what this config holds from the pool
-	inFlight map[string]int         // usages of entries out with requests (queueusage.go)
-	stopped  bool
+	mu        sync.Mutex
+	budgetMax int64                  // the smallest memory_budget a handler set; 0: the default
+	dirs      map[string]*dirConfig  // handlers' wishes, by queue directory
+	entries   map[string]*queueEntry // what this config holds from the pool
+	inFlight  map[string]int         // usages of entries out with requests (queueusage.go)
+	stopped   bool
 }
 
 // dirConfig collects what the handlers sharing one queue directory registered.
@@ -53,7 +51,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // Provision prepares the app; it opens nothing.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	a.budget = proxy.NewBudget(defaultHoldBudget)
+	a.budget = memoryBudget
 	a.dirs = map[string]*dirConfig{}
 	a.entries = map[string]*queueEntry{}
 	a.inFlight = map[string]int{}
@@ -75,6 +73,18 @@ func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, 
 	}
 }
 
+// limitMemory records a handler's memory_budget; the smallest one set applies to the process at Start.
+func (a *App) limitMemory(n int64) {
+	if n <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.budgetMax == 0 || n < a.budgetMax {
+		a.budgetMax = n
+	}
+}
+
 // unregister is called by a handler's Cleanup.
 func (a *App) unregister(dir string, store *matcher.Store) {
 	a.mu.Lock()
@@ -89,6 +99,8 @@ func (a *App) unregister(dir string, store *matcher.Store) {
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// Set at Start, not Provision: `caddy validate` provisions too, and must not change a running budget.
+	memoryBudget.SetMax(cmp.Or(a.budgetMax, defaultMemoryBudget) / gcHeadroom)
 	for dir := range a.dirs {
 		if _, err := a.acquireLocked(dir); err != nil {
 			return err

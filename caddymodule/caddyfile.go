@@ -169,6 +169,16 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser) error {
 			return d.Errf("max_body: bad size %q", v)
 		}
 		h.MaxBody = int64(size)
+	case "memory_budget":
+		v, err := oneArg(d)
+		if err != nil {
+			return err
+		}
+		size, err := humanize.ParseBytes(v)
+		if err != nil || size == 0 {
+			return d.Errf("memory_budget: bad size %q", v)
+		}
+		h.MemoryBudget = int64(size)
 	case "delivery":
 		if d.NextArg() {
 			return d.ArgErr()

@@ -46,6 +46,10 @@ type Handler struct {
 	FireNotifications bool `json:"fire_notifications,omitempty"`
 	// MaxBody is the largest request or response inspected, in bytes; larger ones pass unobserved. Default 10 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+	// MemoryBudget caps, in bytes, what all observed calls of the process may hold in memory at once: held
+	// responses and every copy made while their events are built and stored. Over it, calls pass through
+	// unobserved. Default 256 MiB; when handlers set different values, the smallest applies.
+	MemoryBudget int64 `json:"memory_budget,omitempty"`
 	// Delivery tunes the delivery engine shared by every handler with the same QueueDir.
 	Delivery *DeliveryConfig `json:"delivery,omitempty"`
 

@@ -21,14 +21,19 @@ const enqueueTimeout = 10 * time.Second
 
 // fireHeld turns the held response into events and stores them, before the caller releases the response: that
 // order is the at-least-once promise. resp, when not nil, is the response to pair with (a merged management
-// answer); otherwise the held body is used. Nothing here may break the call: a panic is logged and counted.
-func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPlan, holder *proxy.Holder, resp []byte) {
+// answer); otherwise the held body is used. Every copy is reserved in mem before it is made; without room the
+// response goes out unobserved (memory_budget). Nothing here may break the call: a panic is logged and counted.
+func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPlan, holder *proxy.Holder, resp []byte, mem *callMemory) {
 	defer func() {
 		if v := recover(); v != nil {
 			rt.metrics.eventsDropped.WithLabelValues("internal_error").Inc()
 			rt.logger.Error("sidehook failed while firing; the call passed untouched", zap.Any("panic", v))
 		}
 	}()
+	if holder.BudgetRefused() {
+		rt.metrics.passedMemoryBudget.Inc()
+		return
+	}
 	if holder.Overflowed() {
 		rt.metrics.eventsDropped.WithLabelValues("response_too_large").Inc()
 		return
@@ -39,7 +44,10 @@ func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPla
 	}
 	if resp == nil {
 		var err error
-		if resp, err = holder.DecodedBody(); err != nil {
+		if resp, err = holder.DecodedBodyReserving(mem.take); errors.Is(err, proxy.ErrNoMemory) {
+			rt.metrics.passedMemoryBudget.Inc()
+			return
+		} else if err != nil {
 			rt.metrics.eventsDropped.WithLabelValues("undecodable_response").Inc()
 			rt.logger.Warn("response not observed", zap.Error(err))
 			return
@@ -48,7 +56,17 @@ func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPla
 	if !httpOK && !req.AnsweredBy(resp) {
 		return // not a JSON-RPC answer (a gateway's error page): the upstream failed as a whole
 	}
-	msgs := rt.messages(req, req.Outcomes(resp), plan, time.Now())
+	prepaid := holder.Prepaid()
+	if !mem.takeBeyond(eventsCost(req, resp), &prepaid) {
+		rt.metrics.passedMemoryBudget.Inc()
+		return
+	}
+	outcomes := req.Outcomes(resp)
+	if !mem.takeBeyond(payloadCost(req, outcomes, plan), &prepaid) {
+		rt.metrics.passedMemoryBudget.Inc()
+		return
+	}
+	msgs := rt.messages(req, outcomes, plan, time.Now())
 	if len(msgs) == 0 {
 		return
 	}

@@ -39,7 +39,8 @@ const (
 
 // serveManaged answers the management calls of a request locally (SPEC.md section 4) and sends only the rest
 // upstream; the client gets every answer, in the order of its request.
-func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *proxy.Request) error {
+// mem is nil when the memory budget had no room for the call: then nothing fires.
+func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *proxy.Request, mem *callMemory) error {
 	rt := &h.rt
 	local := make([]bool, len(req.Calls))
 	answers := make([]proxy.Answer, len(req.Calls))
@@ -48,7 +49,10 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 			answers[i] = rt.manage(r, next, c)
 		}
 	}
-	plan := rt.planFirings(r, next, req, local)
+	var plan *firingPlan
+	if mem != nil {
+		plan = rt.planFirings(r, next, req, local)
+	}
 	upstream, split := req.Split(local)
 
 	if upstream == nil { // nothing for the upstream: answer here
@@ -77,6 +81,10 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 		defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
 	}
 	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
+	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
+	if plan != nil {
+		holder.ReserveForCopies(plan.copiesPerResponseByte())
+	}
 	err := next.ServeHTTP(holder, r)
 	if holder.Overflowed() || holder.Status() == 0 {
 		_ = holder.Release()
@@ -91,7 +99,7 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 		return err
 	}
 	if plan != nil {
-		rt.fireHeld(r, req, plan, holder, merged)
+		rt.fireHeld(r, req, plan, holder, merged, mem)
 	}
 	holder.ReplaceBody(merged)
 	if relErr := holder.Release(); relErr != nil {

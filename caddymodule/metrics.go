@@ -19,6 +19,7 @@ type metrics struct {
 	// the hot path's children, resolved once: WithLabelValues costs a hash and a lookup per call
 	passedTooLarge, passedNotRPC prometheus.Counter
 	passedAmbiguous              prometheus.Counter // a call repeats an identifying key (proxy.ErrAmbiguousCall)
+	passedMemoryBudget           prometheus.Counter // the memory budget could not cover the call's copies
 	eventsQueued                 prometheus.Counter
 	eventsLimited                prometheus.Counter
 	eventsDropped                *prometheus.CounterVec
@@ -72,9 +73,13 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}
 		return 0
 	}))
+	register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+		Name: "memory_budget_used_bytes", Help: "Bytes of the memory budget reserved by observed calls in flight."},
+		func() float64 { return float64(memoryBudget.Used()) }))
 	m.passedTooLarge = m.passedThrough.WithLabelValues("too_large_or_unreadable")
 	m.passedNotRPC = m.passedThrough.WithLabelValues("not_jsonrpc")
 	m.passedAmbiguous = m.passedThrough.WithLabelValues("ambiguous_json")
+	m.passedMemoryBudget = m.passedThrough.WithLabelValues("memory_budget")
 	return m, err
 }
 

@@ -148,6 +148,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	rt.app = appModule.(*App)
 	rt.delivery.OnAttempt = rt.metrics.observeAttempt
 	rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics)
+	rt.app.limitMemory(h.MemoryBudget)
 	return nil
 }
 

@@ -78,6 +78,16 @@ func (rt *runtime) isManagement(method string) bool {
 // serveObserved handles a body in which something may fire or be answered locally.
 func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, body []byte, wants int) error {
 	rt := &h.rt
+	// The request's copies are reserved before they are made; without room, nothing here fires (fail open).
+	mem := &callMemory{budget: rt.app.budget}
+	defer mem.release()
+	if wants&wantsFiring != 0 && !mem.take(requestCost(len(body))) {
+		rt.metrics.passedMemoryBudget.Inc()
+		if wants &^= wantsFiring; wants == 0 {
+			return next.ServeHTTP(w, r)
+		}
+		mem = nil
+	}
 	req, err := proxy.Parse(body, rt.nesting)
 	if err != nil {
 		if errors.Is(err, proxy.ErrAmbiguousCall) {
@@ -93,7 +103,7 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 		}
 	}
 	if wants&wantsManagement != 0 {
-		return h.serveManaged(w, r, next, req)
+		return h.serveManaged(w, r, next, req, mem)
 	}
 	plan := rt.planFirings(r, next, req, nil)
 	if plan == nil {
@@ -101,9 +111,11 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 	}
 	defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
 	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
+	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
+	holder.ReserveForCopies(plan.copiesPerResponseByte())
 	err = next.ServeHTTP(holder, r)
 	if err == nil || holder.Status() != 0 {
-		rt.fireHeld(r, req, plan, holder, nil)
+		rt.fireHeld(r, req, plan, holder, nil, mem)
 	}
 	if relErr := holder.Release(); relErr != nil {
 		rt.logger.Debug("releasing held response", zap.Error(relErr))

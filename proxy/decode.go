@@ -31,8 +31,10 @@ const zstdMaxWindow = 8 << 20
 // listed in the order they were applied are undone last first. gzip (x-gzip), deflate, br and zstd are
 // decoded, identity is skipped, anything else is ErrNotDecodable. Each decoded layer is cut off at max
 // bytes and is then an error: a small compressed body that inflates without end (a decompression bomb)
-// never costs more than max bytes of memory.
-func DecodeContent(body []byte, contentEncoding []string, max int64) ([]byte, error) {
+// never costs more than max bytes of memory. Every byte of capacity a decoded layer allocates is first asked
+// of reserve (nil: no accounting), so the decoded copies are counted in the memory budget before they exist;
+// a refusal is ErrNoMemory.
+func DecodeContent(body []byte, contentEncoding []string, max int64, reserve func(n int64) bool) ([]byte, error) {
 	var codings []string
 	for _, value := range contentEncoding {
 		for coding := range strings.SplitSeq(value, ",") {
@@ -47,15 +49,16 @@ func DecodeContent(body []byte, contentEncoding []string, max int64) ([]byte, er
 	}
 	for i := len(codings) - 1; i >= 0; i-- {
 		var err error
-		if body, err = decodeOne(body, codings[i], max); err != nil {
+		if body, err = decodeOne(body, codings[i], max, reserve); err != nil {
 			return nil, err
 		}
 	}
 	return body, nil
 }
 
-// decodeOne undoes one coding, reading at most max decoded bytes.
-func decodeOne(body []byte, coding string, max int64) ([]byte, error) {
+// decodeOne undoes one coding, reading at most max decoded bytes into a buffer whose growth reserve allows.
+func decodeOne(body []byte, coding string, max int64, reserve func(n int64) bool) ([]byte, error) {
+	out := &reservingBuffer{reserve: reserve, limit: max}
 	var r io.Reader
 	switch coding {
 	case "gzip", "x-gzip":
@@ -64,6 +67,7 @@ func decodeOne(body []byte, coding string, max int64) ([]byte, error) {
 			return nil, fmt.Errorf("decoding gzip response: %w", err)
 		}
 		defer zr.Close()
+		out.sizeHint(gzipSizeHint(body))
 		r = zr
 	case "deflate":
 		// HTTP's deflate is the zlib format, but some servers send raw deflate: both are accepted.
@@ -91,12 +95,11 @@ func decodeOne(body []byte, coding string, max int64) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("content encoding %q: %w", coding, ErrNotDecodable)
 	}
-	out, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
+	if _, err := io.Copy(out, r); err != nil {
+		if errors.Is(err, ErrNoMemory) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("decoding %s response: %w", coding, err)
 	}
-	if int64(len(out)) > max {
-		return nil, fmt.Errorf("decoding %s response: larger than %d bytes", coding, max)
-	}
-	return out, nil
+	return out.buf, nil
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -9,31 +10,53 @@ import (
 	"sync/atomic"
 )
 
-// Budget is a global cap on the bytes held by all Holders at once, so many slow clients with large
-// responses cannot make sidehook hold unbounded memory. Lock free: one atomic counter.
+// Budget is a global cap on the bytes that observed calls may have in memory at once (the held responses
+// and the copies made while their events are built and stored), so many large or slow calls cannot make
+// sidehook grow without bound. Lock free: one atomic counter.
 type Budget struct {
-	max  int64
+	max  atomic.Int64
 	used atomic.Int64
 }
 
 // NewBudget returns a Budget of max bytes; max <= 0 means no cap.
 func NewBudget(max int64) *Budget {
-	return &Budget{max: max}
+	b := &Budget{}
+	b.max.Store(max)
+	return b
+}
+
+// SetMax changes the cap. Reservations already made stay; while more is used than the new cap, new ones
+// are refused until enough is given back.
+func (b *Budget) SetMax(max int64) { b.max.Store(max) }
+
+// Max reports the cap (<= 0: none).
+func (b *Budget) Max() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.max.Load()
 }
 
 // takeAttempts bounds the compare-and-swap loop in take: under extreme contention a reservation is
 // refused rather than spun on, and a refused Holder simply streams.
 const takeAttempts = 64
 
-// take reserves n bytes and reports whether they fit. The counter never exceeds max, even for a
-// moment. A nil Budget always fits.
-func (b *Budget) take(n int64) bool {
-	if b == nil || b.max <= 0 {
+// Reserve takes n bytes and reports whether they fit; the caller gives them back with Return. The counter
+// never exceeds the cap, even for a moment. A nil Budget always fits.
+//
+// Used is counted even without a cap, so that what is in flight can always be observed.
+func (b *Budget) Reserve(n int64) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	max := b.max.Load()
+	if max <= 0 {
+		b.used.Add(n)
 		return true
 	}
 	for range takeAttempts {
 		cur := b.used.Load()
-		if cur+n > b.max {
+		if cur+n > max {
 			return false
 		}
 		if b.used.CompareAndSwap(cur, cur+n) {
@@ -43,15 +66,18 @@ func (b *Budget) take(n int64) bool {
 	return false
 }
 
-// give returns n bytes to the budget.
-func (b *Budget) give(n int64) {
-	if b == nil || b.max <= 0 || n == 0 {
+// Return gives back n bytes taken with Reserve.
+func (b *Budget) Return(n int64) {
+	if b == nil || n <= 0 {
 		return
 	}
 	b.used.Add(-n)
 }
 
-// Used reports the bytes currently held, for metrics and tests.
+func (b *Budget) take(n int64) bool { return b.Reserve(n) }
+func (b *Budget) give(n int64)      { b.Return(n) }
+
+// Used reports the bytes currently reserved, for metrics and tests.
 func (b *Budget) Used() int64 {
 	if b == nil {
 		return 0
@@ -76,14 +102,25 @@ type Holder struct {
 	wroteHeader bool
 	body        []byte
 	taken       int64 // bytes reserved from budget
+	costPerByte int64 // budget bytes reserved per byte of capacity (1 + the copies to come)
 	overflowed  bool
 	released    bool
+	// budgetRefused: the overflow came from the budget, not from max (counted apart: memory_budget)
+	budgetRefused bool
 }
 
 // NewHolder returns a Holder for w holding at most max body bytes.
 func NewHolder(w http.ResponseWriter, max int64, b *Budget) *Holder {
-	return &Holder{w: w, max: max, budget: b}
+	return &Holder{w: w, max: max, budget: b, costPerByte: 1}
 }
+
+// ReserveForCopies makes every byte of capacity the Holder allocates reserve copies more bytes of the budget:
+// the copies the caller will make of the response once it is held. Reserving them while holding means a
+// response the budget cannot afford streams through at once, instead of being held, then not observed.
+func (h *Holder) ReserveForCopies(copies int64) { h.costPerByte = 1 + max(copies, 0) }
+
+// Prepaid is what the Holder reserved beyond its own buffer, for the copies announced with ReserveForCopies.
+func (h *Holder) Prepaid() int64 { return max(h.taken-int64(cap(h.body)), 0) }
 
 // Header returns the underlying writer's header map.
 func (h *Holder) Header() http.Header { return h.w.Header() }
@@ -137,17 +174,46 @@ func (h *Holder) Write(p []byte) (int, error) {
 		// Released: anything written later follows what was released, in order.
 		return h.w.Write(p)
 	}
-	n := int64(len(p))
-	if int64(len(h.body))+n > h.max || !h.budget.take(n) {
+	need := int64(len(h.body)) + int64(len(p))
+	if need > h.max || !h.grow(need) {
 		if err := h.spill(); err != nil {
 			return 0, err
 		}
 		return h.w.Write(p)
 	}
-	h.taken += n
 	h.body = append(h.body, p...)
 	return len(p), nil
 }
+
+// grow makes room for need bytes, taking from the budget what the buffer's capacity grows by (the memory
+// really allocated, not just the bytes written). A declared Content-Length sizes the buffer once. It
+// reports false, and marks the refusal, when the budget has no room.
+func (h *Holder) grow(need int64) bool {
+	have := int64(cap(h.body))
+	if need <= have {
+		return true
+	}
+	newCap := max(2*have, need)
+	if have == 0 {
+		if cl, err := strconv.ParseInt(h.w.Header().Get("Content-Length"), 10, 64); err == nil && cl >= need {
+			newCap = cl
+		}
+	}
+	newCap = min(newCap, max(h.max, need))
+	cost := (newCap - have) * h.costPerByte
+	if !h.budget.take(cost) {
+		h.budgetRefused = true
+		return false
+	}
+	h.taken += cost
+	grown := make([]byte, len(h.body), newCap)
+	copy(grown, h.body)
+	h.body = grown
+	return true
+}
+
+// BudgetRefused reports that the response streamed through because the memory budget had no room for it.
+func (h *Holder) BudgetRefused() bool { return h.budgetRefused }
 
 // spill gives up holding: the held status and body go out now and later writes stream through.
 func (h *Holder) spill() error {
@@ -191,8 +257,16 @@ func (h *Holder) Body() []byte { return h.body }
 
 // DecodedBody is Body decoded per Content-Encoding (DecodeContent), at most max bytes. An error means the
 // caller does not fire.
-func (h *Holder) DecodedBody() ([]byte, error) {
-	return DecodeContent(h.body, h.w.Header().Values("Content-Encoding"), h.max)
+func (h *Holder) DecodedBody() ([]byte, error) { return h.DecodedBodyReserving(nil) }
+
+// ErrNoMemory is returned by DecodedBodyReserving when reserve refused the memory decoding needs.
+var ErrNoMemory = errors.New("proxy: no room in the memory budget to decode the response")
+
+// DecodedBodyReserving is DecodedBody where every growth of a decoding buffer is first asked of reserve
+// (nil: no accounting), so the decoded copy of a compressed response is counted like the held one. An
+// identity body is not copied and costs nothing.
+func (h *Holder) DecodedBodyReserving(reserve func(n int64) bool) ([]byte, error) {
+	return DecodeContent(h.body, h.w.Header().Values("Content-Encoding"), h.max, reserve)
 }
 
 // ReplaceBody swaps the held body for b (a merged response, SPEC.md section 4): it drops
