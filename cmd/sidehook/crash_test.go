@@ -235,20 +235,23 @@ func (tl *tally) counts() (distinct, duplicates, requests, hanging int) {
 	return distinct, duplicates, tl.requests, tl.hanging
 }
 
-// missing lists the keys among want that were never accepted (at most 10, for a failure message).
-func (tl *tally) missing(want []string) []string {
+// undelivered lists the keys among want that the receiver never accepted.
+func (tl *tally) undelivered(want []string) []string {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	var out []string
 	for _, k := range want {
 		if tl.accepted[k] == 0 {
 			out = append(out, k)
-			if len(out) == 10 {
-				break
-			}
 		}
 	}
 	return out
+}
+
+// missing lists the keys among want that were never accepted (at most 10, for a failure message).
+func (tl *tally) missing(want []string) []string {
+	out := tl.undelivered(want)
+	return out[:min(len(out), 10)]
 }
 
 // waitAccepted waits until every key in want was accepted at least once.

@@ -697,19 +697,6 @@ func (tl *tally) deliveries(key string) int {
 	return tl.accepted[key]
 }
 
-// undelivered lists the keys among want that the receiver never accepted.
-func (tl *tally) undelivered(want []string) []string {
-	tl.mu.Lock()
-	defer tl.mu.Unlock()
-	var out []string
-	for _, k := range want {
-		if tl.accepted[k] == 0 {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // counterAcrossResets adds up a counter of the process that starts again at zero on every reload (each Caddy
 // config has its own metrics registry) and every restart: observe it right before each, call restarted
 // right after.
