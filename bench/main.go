@@ -1,4 +1,4 @@
-// Command bench is sidehook's benchmark harness: it measures every speed and size bar of DESIGN.md, each
+// Command bench is sidehook's benchmark harness: it measures every speed and size bar (bench/README.md), each
 // against its baseline measured in the same run, with an A/A control that says when the machine was too
 // noisy for the ratios to mean anything.
 //

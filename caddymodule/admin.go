@@ -18,7 +18,7 @@ func init() {
 	caddy.RegisterModule(adminAPI{})
 }
 
-// adminAPI serves sidehook's operator routes on Caddy's admin endpoint (SPEC.md section 8):
+// adminAPI serves sidehook's operator routes on Caddy's admin endpoint (docs/operations.md#admin-api):
 //
 //	GET  /sidehook/subscriptions          every subscription of every client (secrets left out, URL passwords masked)
 //	GET  /sidehook/logs?status=&limit=    delivery log items, newest first (URL passwords masked)

@@ -26,7 +26,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return handler, nil
 }
 
-// UnmarshalCaddyfile reads the `sidehook` block of SPEC.md section 3. Every value that can be checked
+// UnmarshalCaddyfile reads the `sidehook` block (every line: docs/configuration.md). Every value that can be checked
 // without I/O is checked here, so `caddy adapt` and `caddy validate` name the offending line.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name

@@ -4,11 +4,11 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// Handler is the JSON face of the `sidehook` directive (SPEC.md section 3). Every Caddyfile line has a
+// Handler is the JSON face of the `sidehook` directive (docs/configuration.md). Every Caddyfile line has a
 // field here so that `caddy adapt` prints a config that means the same thing; defaults and the preset are
 // applied in Provision, not at parse time, so an adapted config stays as short as the Caddyfile it came from.
 type Handler struct {
-	// Preset fills every field below that is left unset; "otys" is the only preset (SPEC.md section 3).
+	// Preset fills every field below that is left unset; "otys" is the only one (docs/configuration.md).
 	Preset string `json:"preset,omitempty"`
 	// QueueDir is the Badger directory; default {Caddy data dir}/sidehook.
 	QueueDir string `json:"queue_dir,omitempty"`
@@ -92,7 +92,7 @@ type StaticSubscription struct {
 	User    string `json:"user,omitempty"`
 }
 
-// DeliveryConfig is the `delivery` block (SPEC.md section 3).
+// DeliveryConfig is the `delivery` block (docs/configuration.md#delivery).
 type DeliveryConfig struct {
 	Workers          int              `json:"workers,omitempty"`
 	PerDestination   int              `json:"per_destination,omitempty"`
@@ -101,7 +101,7 @@ type DeliveryConfig struct {
 	DailyLimit       *int             `json:"daily_limit,omitempty"`
 	AllowDestination []string         `json:"allow_destination,omitempty"`
 	KeepLogs         caddy.Duration   `json:"keep_logs,omitempty"`
-	// Paused stores events without delivering them (maintenance, benchmarks). Not a Caddyfile promise of
-	// SPEC.md; spelled `paused` in the delivery block.
+	// Paused stores events without delivering them (maintenance, benchmarks); spelled `paused` in the
+	// delivery block. Delivery starts again when a config without it is loaded.
 	Paused bool `json:"paused,omitempty"`
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // compileDelivery turns the `delivery` block into the queue's config. Zero values are left for the queue to
-// default, so the defaults of SPEC.md section 3 live in one place (the queue package).
+// default, so the defaults (docs/configuration.md, delivery block) live in one place (the queue package).
 func (h *Handler) compileDelivery() (queue.Config, error) {
 	cfg := queue.Config{UserAgent: "sidehook/" + Version}
 	dc := h.Delivery

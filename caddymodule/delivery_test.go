@@ -100,7 +100,7 @@ func adminLogs(t *testing.T) []queue.LogItem {
 	return items
 }
 
-// Each status class, end to end through Caddy, with the attempt timeline it produced (SPEC.md section 5):
+// Each status class, end to end through Caddy, with the attempt timeline it produced (docs/payloads.md#delivery-rules):
 // 2xx delivers; 3xx fails and is not followed; 410 disables the subscription; 429 and 503 Retry-After (in
 // seconds or as an HTTP date) hold the next attempt back although the schedule says 50ms; a timeout retries.
 func TestEveryStatusClassEndToEnd(t *testing.T) {

@@ -27,7 +27,7 @@ const negativeTTL = 5 * time.Second
 // maxCachedSessions bounds the session cache; past it, expired entries go first, then everything.
 const maxCachedSessions = 50000
 
-// identifier answers "who makes this call" (SPEC.md section 3, identity).
+// identifier answers "who makes this call" (docs/configuration.md#identity).
 type identifier struct {
 	// placeholders
 	client, user string

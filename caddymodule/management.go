@@ -37,7 +37,7 @@ const (
 	managementTimeout   = 30 * time.Second
 )
 
-// serveManaged answers the management calls of a request locally (SPEC.md section 4) and sends only the rest
+// serveManaged answers the management calls of a request locally (docs/payloads.md) and sends only the rest
 // upstream; the client gets every answer, in the order of its request.
 // mem is nil when the memory budget had no room for the call: then nothing fires.
 func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *proxy.Request, mem *callMemory) error {

@@ -484,7 +484,7 @@ func TestManagementRotateSecretSignsWithBoth(t *testing.T) {
 	}
 }
 
-// getLogs returns the SPEC log items of the caller's client, newest first, limited by n; retry delivers the
+// getLogs returns the documented log items of the caller's client, newest first, limited by n; retry delivers the
 // same message again.
 func TestManagementLogsAndRetry(t *testing.T) {
 	h, _ := newMgHarness(t, 0)

@@ -9,7 +9,7 @@ import (
 	"github.com/sidehook/sidehook/queue"
 )
 
-// metrics are sidehook's series on Caddy's /metrics (SPEC.md section 8), registered in the registry of the
+// metrics are sidehook's series on Caddy's /metrics (docs/operations.md#metrics), registered in the registry of the
 // config being loaded: Caddy makes a new registry per config, so they are registered again on every reload, and
 // handlers of one config share them.
 type metrics struct {

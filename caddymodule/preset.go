@@ -1,6 +1,6 @@
 package caddymodule
 
-// presetOTYS is the only preset: what an OTYS OWS deployment needs (SPEC.md section 3).
+// presetOTYS is the only preset: what an OTYS OWS deployment needs (docs/configuration.md#the-otys-preset).
 const presetOTYS = "otys"
 
 // otysNeverFire are the OWS calls that carry credentials or only check a session: never stored, never fired.

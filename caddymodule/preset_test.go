@@ -60,7 +60,7 @@ func presetFindHandler(v any) map[string]any {
 	return nil
 }
 
-// `preset otys` means exactly what SPEC.md section 3 lists; the adapted config stays as short as the
+// `preset otys` means exactly what docs/configuration.md lists; the adapted config stays as short as the
 // Caddyfile (the preset is applied at Provision), so `caddy adapt` shows the line the user wrote.
 func TestPresetOTYSIsExactlyTheSpec(t *testing.T) {
 	adapted, got := presetAdapted(t, "\t\tpreset otys")

@@ -32,7 +32,7 @@ func (h *harness) otysPostWithHeader(body, name, value string) string {
 	return string(out)
 }
 
-// SPEC.md section 6: sessions, passwords, tokens, API keys and request headers, sent in args (top level, inside
+// docs/security.md: sessions, passwords, tokens, API keys and request headers, sent in args (top level, inside
 // a multicall, inside a wrapper) or returned in results, appear nowhere under queue_dir, in Caddy's storage,
 // in the log file (DEBUG) or in any delivery. Every call is subscribed (`subscribe *`), so only redaction and
 // never_fire stand between the secrets and the receiver.

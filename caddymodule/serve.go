@@ -22,7 +22,7 @@ const (
 // ServeHTTP is the request path. The common case, a call that no subscription can match, costs a body read
 // into a pooled buffer and one allocation-free pass over its methods; the response then streams exactly as it
 // would without sidehook. Everything else is in serveObserved. Whatever fails on sidehook's side, the call
-// goes on (SPEC.md section 7).
+// goes on (docs/architecture.md#fail-open).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	rt := &h.rt
 	if r.Method != http.MethodPost || r.ContentLength == 0 || r.ContentLength > rt.maxBody || isUpgrade(r) {

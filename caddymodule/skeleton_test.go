@@ -12,7 +12,7 @@ import (
 	"github.com/tidwall/sjson"
 )
 
-// A subscribed call becomes exactly one signed delivery carrying the SPEC fields, with the session nulled and
+// A subscribed call becomes exactly one signed delivery carrying the documented fields, with the session nulled and
 // the result the client got.
 func TestSubscribedCallDeliversOneSignedWebhook(t *testing.T) {
 	h := newHarness(t, harnessOptions{})

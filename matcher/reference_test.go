@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// referenceFires is the firing rule of SPEC.md section 2 written plainly, without the index's
+// referenceFires is the firing rule of docs/configuration.md#patterns written plainly, without the index's
 // grouping: the model the Index is checked against.
 func referenceFires(s *Subscription, id Identity) bool {
 	if s.Disabled {

@@ -53,7 +53,7 @@ func ParseFanout(s string) (Fanout, error) {
 	}
 }
 
-// Subscription is one webhook. JSON field names are the OTYS ones (SPEC.md section 4 getList).
+// Subscription is one webhook. JSON field names are the OTYS ones (docs/payloads.md#getlist).
 //
 // A *Subscription reachable from an Index is shared and must be treated as read-only: the Store
 // replaces subscriptions instead of changing them, which is what lets readers go without locks.

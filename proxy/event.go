@@ -6,7 +6,7 @@ import "strings"
 // may be stored and sent: redaction has already happened.
 type Event struct {
 	Method      string // full method
-	ServiceCall string // last two dot-separated segments (SPEC.md section 2)
+	ServiceCall string // last two dot-separated segments (docs/configuration.md#patterns)
 	Args        []byte // redacted params (JSON; "null" if absent)
 	Result      []byte // redacted result (nil when the call failed or no outcome was found)
 	Error       []byte // redacted error (nil when it succeeded or no outcome was found)
@@ -47,7 +47,7 @@ func outcomeRaw(b []byte) string {
 	return string(b)
 }
 
-// ServiceCall returns the last two dot-separated segments of method (SPEC.md section 2):
+// ServiceCall returns the last two dot-separated segments of method (docs/configuration.md#patterns):
 // "Otys.Services.CandidateService.update" -> "CandidateService.update"; a method with at most one
 // dot is its own service call. It returns a substring, so it never allocates.
 func ServiceCall(method string) string {

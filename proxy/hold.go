@@ -86,7 +86,7 @@ func (b *Budget) Used() int64 {
 }
 
 // Holder wraps a ResponseWriter and holds the response (status, headers, body) so the caller can store
-// the events before the client sees the answer (the at-least-once promise of SPEC.md section 5), then
+// the events before the client sees the answer (the at-least-once promise, docs/architecture.md), then
 // releases it byte-identical. When the body grows past max, the Budget refuses more bytes, or the
 // response is a stream (text/event-stream, or a 101 protocol switch), it writes what it holds through
 // and streams the rest: Overflowed() is then true and nothing is fired.
@@ -269,7 +269,7 @@ func (h *Holder) DecodedBodyReserving(reserve func(n int64) bool) ([]byte, error
 	return DecodeContent(h.body, h.w.Header().Values("Content-Encoding"), h.max, reserve)
 }
 
-// ReplaceBody swaps the held body for b (a merged response, SPEC.md section 4): it drops
+// ReplaceBody swaps the held body for b (a merged response, docs/payloads.md#the-management-api): it drops
 // Content-Encoding, since b is plain JSON, and sets Content-Length to match. No-op after overflow.
 func (h *Holder) ReplaceBody(b []byte) {
 	if h.overflowed || h.released {

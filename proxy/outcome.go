@@ -138,7 +138,7 @@ func (p *pairer) value(nd *callNode, v gjson.Result) {
 }
 
 // entry pairs one inner call of a multicall with its entry in the result array. A leaf's Result is the
-// whole entry (SPEC.md section 5); a nested container gets the entry's payload.
+// whole entry (docs/payloads.md#payload-otys); a nested container gets the entry's payload.
 func (p *pairer) entry(nd *callNode, shape MulticallShape, e gjson.Result) {
 	var ok bool
 	var payload gjson.Result

@@ -7,7 +7,7 @@ import (
 )
 
 // ErrNotJSONRPC is returned by Parse for every body VisitMethods rejects: the request then passes
-// through untouched (SPEC.md section 7).
+// through untouched (docs/architecture.md#fail-open).
 var ErrNotJSONRPC = errors.New("proxy: body is not a JSON-RPC request")
 
 // Request is a parsed JSON-RPC HTTP body. Calls are the leaf calls (the ones that do work: a

@@ -2,7 +2,7 @@ package proxy
 
 import "time"
 
-// Envelope holds the delivery fields every webhook body starts with (SPEC.md section 5).
+// Envelope holds the delivery fields every webhook body starts with (docs/payloads.md#bodies).
 type Envelope struct {
 	ID         string
 	Time       time.Time

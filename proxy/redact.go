@@ -7,7 +7,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Redactor strips what must never be stored or sent (SPEC.md section 6) before an event reaches the
+// Redactor strips what must never be stored or sent (docs/security.md) before an event reaches the
 // queue. The zero value blanks params[0]: set SessionParam to -1 for none.
 type Redactor struct {
 	SessionParam int      // params[SessionParam] replaced by null in every leaf call; -1: none
@@ -55,7 +55,7 @@ func (rd *Redactor) redactArgs(args, session string) string {
 
 // redactOutcome applies session, path and key redaction to a result ("result") or error ("error") value.
 // The session is looked for here too: an upstream may echo it back (a login-like answer, an echo, a
-// "who am I" record), and SPEC.md section 6 promises its bytes are never stored.
+// "who am I" record), and docs/security.md promises its bytes are never stored.
 func (rd *Redactor) redactOutcome(raw, root, session string) string {
 	raw = redactSession(raw, session, 0)
 	raw = rd.redactPaths(raw, root)

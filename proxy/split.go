@@ -9,7 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Answer is a locally produced answer for one leaf call (a management call, SPEC.md section 4).
+// Answer is a locally produced answer for one leaf call (a management call, docs/payloads.md#the-management-api).
 type Answer struct {
 	Result  []byte // raw JSON result, or
 	Code    int    // a JSON-RPC error when Result == nil

@@ -19,7 +19,7 @@ import (
 	"github.com/sidehook/sidehook/queue"
 )
 
-// soakEnv runs the soak tests in their full form (SPEC sizes); CI runs them reduced.
+// soakEnv runs the soak tests in their full form (full sizes); CI runs them reduced.
 const soakEnv = "SIDEHOOK_SOAK"
 
 // soakSize is full when SIDEHOOK_SOAK=1, else reduced.
