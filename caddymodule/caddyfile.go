@@ -26,8 +26,63 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return handler, nil
 }
 
-// UnmarshalCaddyfile reads the `sidehook` block (every line: docs/configuration.md). Every value that can be checked
-// without I/O is checked here, so `caddy adapt` and `caddy validate` name the offending line.
+// UnmarshalCaddyfile reads the `sidehook` directive (every line explained in docs/configuration.md). Its syntax,
+// every line optional:
+//
+//	sidehook {
+//		preset otys
+//		queue_dir <path>
+//		session_param <index>
+//		identity {
+//			client <placeholder or literal>
+//			user   <placeholder or literal>
+//			# or, instead of client and user:
+//			resolve <method> {
+//				client <gjson path into the result>
+//				user   <gjson path into the result>
+//				ttl    <duration>
+//				logout <patterns...>
+//			}
+//		}
+//		management [<service>]
+//		never_fire <patterns...>
+//		redact_path <gjson paths...>
+//		redact_key <keys...>
+//		multicall <method> otys|xmlrpc
+//		wrapper <method> <param index>
+//		subscribe <pattern> <http(s) url> {
+//			secret whsec_<base64 key of 24+ bytes>
+//			client <client id>
+//			user   <user id>
+//		}
+//		fanout all|one
+//		payload otys|jsonrpc
+//		fire_on_error
+//		fire_notifications
+//		max_body <size>
+//		memory_budget <size>
+//		delivery {
+//			workers <n>
+//			per_destination <n>
+//			timeout <duration>
+//			retry <durations...>
+//			daily_limit <n>
+//			allow_destination <ip or cidr...>
+//			keep_logs <duration>
+//			paused
+//		}
+//	}
+//
+// never_fire, redact_path, redact_key, multicall, wrapper, subscribe, allow_destination and logout add up over
+// repeated lines (a repeated multicall or wrapper method takes the last shape or index); every other line or
+// block, retry and a whole identity or delivery block included, is replaced by a later one. A subscribe needs
+// its secret; workers and per_destination are at least 1; daily_limit 0 means no limit. Sizes are byte counts
+// with an optional unit (10MiB, 64MB); durations are Caddy's (500ms, 15s, 2h, 30d).
+//
+// Defaults and the preset are not filled in here but in Provision, so that `caddy adapt` prints only what the
+// Caddyfile says. Every value that can be checked without I/O is checked here, so that `caddy adapt` and
+// `caddy validate` name the offending line. The golden files in testdata/caddyfile_adapt show the JSON each
+// line becomes.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
