@@ -197,7 +197,7 @@ func (h *Handler) compileNesting() (*proxy.Nesting, error) {
 // listing one more key must never make passwords start to be stored.
 func (h *Handler) compileRedactor() *proxy.Redactor {
 	rd := &proxy.Redactor{SessionParam: -1, Paths: h.RedactPaths}
-	rd.Keys = append(append([]string(nil), proxy.DefaultRedactKeys...), h.RedactKeys...)
+	rd.Keys = append(proxy.DefaultRedactKeys(), h.RedactKeys...)
 	if h.SessionParam != nil {
 		rd.SessionParam = *h.SessionParam
 	}
