@@ -315,16 +315,19 @@ func unmarshalDelivery(d *caddyfile.Dispenser) (*DeliveryConfig, error) {
 			default:
 				dc.PerDestination = n
 			}
-		case "timeout", "keep_logs":
+		case "timeout", "keep_logs", "gc_interval":
 			name := d.Val()
 			dur, err := durationArg(d)
 			if err != nil {
 				return nil, err
 			}
-			if name == "timeout" {
+			switch name {
+			case "timeout":
 				dc.Timeout = dur
-			} else {
+			case "keep_logs":
 				dc.KeepLogs = dur
+			default:
+				dc.GCInterval = dur
 			}
 		case "retry":
 			args := d.RemainingArgs()

@@ -104,4 +104,8 @@ type DeliveryConfig struct {
 	// Paused stores events without delivering them (maintenance, benchmarks). Not a Caddyfile promise of
 	// SPEC.md; spelled `paused` in the delivery block.
 	Paused bool `json:"paused,omitempty"`
+	// GCInterval is how often the queue deletes expired logs' bodies and gives their disk space back;
+	// default 5m. Spelled `gc_interval` in the delivery block. Shorter means disk use follows a drained
+	// backlog down sooner, at the cost of more frequent compaction work.
+	GCInterval caddy.Duration `json:"gc_interval,omitempty"`
 }

@@ -21,6 +21,10 @@ type Config struct {
 	Paused           bool                                                         // store but do not deliver (benchmarks, maintenance)
 	OnAttempt        func(AttemptInfo)                                            // optional metrics hook, called after every attempt
 	Now              func() time.Time                                             // nil: time.Now (tests)
+	// GCInterval is how often expired logs' bodies are deleted and Badger's value log is collected; default
+	// 5m. It is a Config field rather than anything read from the environment so that every knob of a queue
+	// is in one place, visible in the config that set it.
+	GCInterval time.Duration
 }
 
 // AttemptInfo describes one finished attempt for metrics.
@@ -80,6 +84,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.KeepLogs <= 0 {
 		cfg.KeepLogs = defaultKeepLogs
+	}
+	if cfg.GCInterval <= 0 {
+		cfg.GCInterval = defaultGCInterval
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = defaultUserAgent
