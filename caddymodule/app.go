@@ -197,6 +197,19 @@ func (s *endpointSet) remove(st *matcher.Store) {
 	}
 }
 
+// subscriptions lists what every store in the set knows, store by store. A subscription that two stores know
+// (the old and the new config's, during a reload) is listed once per store; callers that want it once dedupe by
+// UID. The set's lock stays the set's business: callers get a copy to range over without holding it.
+func (s *endpointSet) subscriptions() []*matcher.Subscription {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*matcher.Subscription
+	for _, st := range s.stores {
+		out = append(out, st.Index().All()...)
+	}
+	return out
+}
+
 // SigningSecrets implements queue.Endpoints: the newest store that knows the subscription answers.
 func (s *endpointSet) SigningSecrets(uid string) ([]string, bool) {
 	s.mu.RLock()
