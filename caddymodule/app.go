@@ -35,7 +35,7 @@ type App struct {
 
 // dirConfig collects what the handlers sharing one queue directory registered.
 type dirConfig struct {
-	delivery queue.Config // the first handler's; handlers sharing a directory share its engine
+	delivery queue.Config // every handler sharing the directory has the same (register checks it)
 	stores   []*matcher.Store
 	metrics  *metrics
 }
@@ -58,19 +58,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// register is called by each handler's Provision.
-func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, m *metrics) {
+// register is called by each handler's Provision. Handlers sharing a queue directory share its one delivery
+// engine, so a handler whose delivery settings differ from those already registered for the directory is a
+// config error (sharedqueue.go) rather than a setting silently ignored.
+func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, m *metrics) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	dc, ok := a.dirs[dir]
 	if !ok {
 		dc = &dirConfig{delivery: delivery, metrics: m}
 		a.dirs[dir] = dc
+	} else if err := sameDeliveryForSharedQueue(dir, dc.delivery, delivery); err != nil {
+		return err
 	}
 	dc.stores = append(dc.stores, store)
 	if e := a.entries[dir]; e != nil {
 		e.endpoints.add(store)
 	}
+	return nil
 }
 
 // limitMemory records a handler's memory_budget; the smallest one set applies to the process at Start.

@@ -147,7 +147,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	rt.app = appModule.(*App)
 	rt.delivery.OnAttempt = rt.metrics.observeAttempt
-	rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics)
+	if err := rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics); err != nil {
+		return err
+	}
 	rt.app.limitMemory(h.MemoryBudget)
 	return nil
 }

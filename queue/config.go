@@ -59,6 +59,12 @@ const (
 	defaultUserAgent      = "sidehook/dev"
 )
 
+// Effective returns cfg as the queue applies it, every unset field filled
+// with its default, so that two configs can be compared by what they do
+// rather than by how they were written (`workers 16` and no workers line are
+// the same engine).
+func (cfg Config) Effective() Config { return cfg.withDefaults() }
+
 // withDefaults returns a copy of cfg with every unset field filled in, so
 // the rest of the package never has to ask whether a value was given.
 func (cfg Config) withDefaults() Config {
