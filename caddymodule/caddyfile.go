@@ -289,7 +289,8 @@ func unmarshalSubscribe(d *caddyfile.Dispenser) (StaticSubscription, error) {
 	if sub.Secret == "" {
 		return sub, d.Errf("subscribe %s %s: a secret (whsec_…) is required so receivers can verify deliveries", sub.Pattern, sub.URL)
 	}
-	if err := matcher.ValidateSecret(sub.Secret); err != nil {
+	// A placeholder ({env.NAME}, {file./path}) is kept as written and checked once replaced, at provision.
+	if err := matcher.ValidateSecret(sub.Secret); err != nil && !holdsPlaceholder(sub.Secret) {
 		return sub, d.Errf("subscribe: secret: %v", err)
 	}
 	return sub, nil

@@ -87,9 +87,15 @@ type ManagementConfig struct {
 type StaticSubscription struct {
 	Pattern string `json:"pattern"`
 	URL     string `json:"url"`
-	Secret  string `json:"secret"`
-	Client  string `json:"client,omitempty"`
-	User    string `json:"user,omitempty"`
+	// Secret signs the deliveries (whsec_…). It may be, or contain, a runtime placeholder: {env.NAME} (an
+	// environment variable) or {file./absolute/path} (a file's content, one trailing newline dropped). The
+	// placeholder is kept as written in the JSON config, so `caddy adapt` output and the admin API's
+	// GET /config/ never carry the secret, and it is replaced when the config is loaded; an unknown placeholder
+	// or an empty value is a config error. The Caddyfile form {$NAME} is replaced at adapt time instead and so
+	// puts the secret in the JSON.
+	Secret string `json:"secret"`
+	Client string `json:"client,omitempty"`
+	User   string `json:"user,omitempty"`
 }
 
 // DeliveryConfig is the `delivery` block (SPEC.md section 3).

@@ -217,7 +217,11 @@ func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 		if err := validateWebhookURL(s.URL); err != nil {
 			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
 		}
-		if err := matcher.ValidateSecret(s.Secret); err != nil {
+		secret, err := resolveSecret(s.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
+		}
+		if err := matcher.ValidateSecret(secret); err != nil {
 			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
 		}
 		sum := sha256.Sum256([]byte(s.Pattern + "\x00" + s.URL + "\x00" + s.Client + "\x00" + s.User))
@@ -228,7 +232,7 @@ func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 			ClientID:    s.Client,
 			UserID:      s.User,
 			KlantGlobal: s.User == "",
-			Secret:      s.Secret,
+			Secret:      secret,
 			Static:      true,
 		})
 	}
