@@ -266,7 +266,8 @@ func unmarshalSubscribe(d *caddyfile.Dispenser) (StaticSubscription, error) {
 	if err := matcher.ValidatePattern(sub.Pattern); err != nil {
 		return sub, d.Errf("subscribe: %v", err)
 	}
-	if err := validateWebhookURL(sub.URL); err != nil {
+	// A URL with a placeholder ({env.NAME} as its password) is kept as written and checked once replaced.
+	if err := validateWebhookURL(sub.URL); err != nil && !urlHoldsPlaceholder(sub.URL) {
 		return sub, d.Errf("subscribe: %v", err)
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {

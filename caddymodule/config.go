@@ -86,7 +86,10 @@ type ManagementConfig struct {
 // StaticSubscription is one `subscribe <pattern> <url> { … }` block.
 type StaticSubscription struct {
 	Pattern string `json:"pattern"`
-	URL     string `json:"url"`
+	// URL may hold runtime placeholders too, like Secret below: a receiver's basic-auth password as
+	// https://hook:{env.HOOK_PASSWORD}@hooks.example.org/x stays out of the JSON config the same way. The
+	// merge fields {%user.clientId%} and {%user.internalId%} are not placeholders: each call fills them in.
+	URL string `json:"url"`
 	// Secret signs the deliveries (whsec_…). It may be, or contain, a runtime placeholder: {env.NAME} (an
 	// environment variable) or {file./absolute/path} (a file's content, one trailing newline dropped). The
 	// placeholder is kept as written in the JSON config, so `caddy adapt` output and the admin API's

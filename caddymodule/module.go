@@ -214,7 +214,14 @@ func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 		if err := matcher.ValidatePattern(s.Pattern); err != nil {
 			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
 		}
-		if err := validateWebhookURL(s.URL); err != nil {
+		webhookURL, err := resolveURL(s.URL)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe %s %s: %w", s.Pattern, s.URL, err)
+		}
+		if err := validateWebhookURL(webhookURL); err != nil {
+			if webhookURL != s.URL { // the error would quote what the placeholders gave, a password maybe
+				return nil, fmt.Errorf("subscribe %s %s: once its placeholders are replaced, the URL is not an absolute http(s) URL with a host", s.Pattern, s.URL)
+			}
 			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
 		}
 		secret, err := resolveSecret(s.Secret)
@@ -224,11 +231,12 @@ func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 		if err := matcher.ValidateSecret(secret); err != nil {
 			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
 		}
+		// The uid hashes the URL as written: a password its placeholder gives may change without orphaning jobs.
 		sum := sha256.Sum256([]byte(s.Pattern + "\x00" + s.URL + "\x00" + s.Client + "\x00" + s.User))
 		subs = append(subs, &matcher.Subscription{
 			UID:         staticUIDPrefix + hex.EncodeToString(sum[:12]),
 			ServiceCall: s.Pattern,
-			WebhookURL:  s.URL,
+			WebhookURL:  webhookURL,
 			ClientID:    s.Client,
 			UserID:      s.User,
 			KlantGlobal: s.User == "",

@@ -29,3 +29,30 @@ func resolveSecret(raw string) (string, error) {
 	}
 	return caddy.NewReplacer().ReplaceOrErr(raw, true, true)
 }
+
+// The OTYS merge fields of a webhook URL ({%user.clientId%}, {%user.internalId%}) are filled in per call, not at
+// load, and Caddy's replacer would take them for unknown placeholders: they are set aside while a URL's runtime
+// placeholders are replaced, as strings no URL can contain.
+var (
+	setMergeFieldsAside = strings.NewReplacer("{%user.clientId%}", "\x00clientId\x00", "{%user.internalId%}", "\x00internalId\x00")
+	putMergeFieldsBack  = strings.NewReplacer("\x00clientId\x00", "{%user.clientId%}", "\x00internalId\x00", "{%user.internalId%}")
+)
+
+// urlHoldsPlaceholder reports whether a webhook URL holds a runtime placeholder (a basic-auth password from
+// {env.NAME}, say), merge fields aside. Such a URL is checked once replaced, not when the Caddyfile is adapted.
+func urlHoldsPlaceholder(raw string) bool {
+	return holdsPlaceholder(setMergeFieldsAside.Replace(raw))
+}
+
+// resolveURL replaces the runtime placeholders of a static subscription's URL, whose userinfo may carry the
+// receiver's basic-auth password, and keeps its merge fields for the calls to fill in.
+func resolveURL(raw string) (string, error) {
+	if !urlHoldsPlaceholder(raw) {
+		return raw, nil
+	}
+	out, err := resolveSecret(setMergeFieldsAside.Replace(raw))
+	if err != nil {
+		return "", err
+	}
+	return putMergeFieldsBack.Replace(out), nil
+}

@@ -66,3 +66,34 @@ func TestSubscribeSecretFromFileSignsDeliveries(t *testing.T) {
 	}
 	deliverWithSecretFrom(t, h, "{file."+path+"}")
 }
+
+// `subscribe <pattern> http://hook:{env.NAME}@…`: the receiver gets the variable's value as its basic-auth
+// password, and the admin API's config holds the placeholder, not the password.
+func TestSubscribeURLPasswordFromEnvReachesTheReceiver(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	const password = "receiver-pw-7c1"
+	t.Setenv("SIDEHOOK_TEST_RECEIVER_PASSWORD", password)
+	withPassword := strings.Replace(h.recv.srv.URL, "http://", "http://hook:{env.SIDEHOOK_TEST_RECEIVER_PASSWORD}@", 1)
+	h.load(`
+		preset otys
+		subscribe CandidateService.update ` + withPassword + `/hooks/candidates {
+			secret {secret}
+		}
+		delivery {
+			allow_destination 127.0.0.1/32
+		}`)
+	if cfg := adminConfig(t); strings.Contains(cfg, password) {
+		t.Errorf("the admin API's config carries the password: %s", cfg)
+	}
+	sess := h.login()
+	if status, resp := h.post(fmt.Sprintf(`{"jsonrpc":"2.0","method":"Otys.Services.CandidateService.update","params":[%q,"cand-1",{}],"id":7}`, sess)); status != http.StatusOK {
+		t.Fatalf("call failed: %d %s", status, resp)
+	}
+	got := h.recv.waitCount(t, 1)
+	req := http.Request{Header: got[0].Header}
+	user, pw, ok := req.BasicAuth()
+	if !ok || user != "hook" || pw != password {
+		t.Errorf("receiver's basic auth = %q, %q, %v; want hook, the variable's value", user, pw, ok)
+	}
+	verify(t, h.secret, got[0])
+}

@@ -113,3 +113,30 @@ func TestSubscribeLiteralBadSecretStillFailsAdapt(t *testing.T) {
 		t.Errorf("want an adapt error naming Caddyfile:9, got %v", err)
 	}
 }
+
+// A static subscription's URL may carry its receiver's basic-auth password as a placeholder: the JSON config
+// keeps the placeholder, and the merge fields stay for each call to fill in.
+func TestSubscribeURLPasswordPlaceholderIsAdaptedAsWritten(t *testing.T) {
+	t.Setenv("SIDEHOOK_TEST_HOOK_PASSWORD", "pw-from-env-9f3")
+	written := "https://hook:{env.SIDEHOOK_TEST_HOOK_PASSWORD}@hooks.example.org/{%user.clientId%}"
+	src := fmt.Sprintf("http://127.0.0.1:9 {\n\tsidehook {\n\t\tqueue_dir %s\n\t\tsubscribe CandidateService.update %s {\n\t\t\tsecret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\t\t}\n\t}\n\treverse_proxy 127.0.0.1:8\n}\n",
+		filepath.Join(t.TempDir(), "queue"), written)
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	if strings.Contains(string(out), "pw-from-env-9f3") || !strings.Contains(string(out), `"url":"`+written+`"`) {
+		t.Errorf("the adapted config should hold the URL as written: %s", out)
+	}
+	got, err := resolveURL(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://hook:pw-from-env-9f3@hooks.example.org/{%user.clientId%}"; got != want {
+		t.Errorf("resolved URL %q, want %q", got, want)
+	}
+	if _, err := resolveURL("https://hook:{env.SIDEHOOK_TEST_UNSET_PASSWORD}@hooks.example.org/"); err == nil ||
+		!strings.Contains(err.Error(), "{env.SIDEHOOK_TEST_UNSET_PASSWORD}") {
+		t.Errorf("an unset variable: want an error naming it, got %v", err)
+	}
+}
