@@ -53,7 +53,7 @@ type Handler struct {
 	// Delivery tunes the delivery engine shared by every handler with the same QueueDir.
 	Delivery *DeliveryConfig `json:"delivery,omitempty"`
 
-	rt runtime
+	rt handlerState
 }
 
 // IdentityConfig is the `identity` block.

@@ -42,8 +42,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// runtime is everything Provision derives from the config; the request path reads only this.
-type runtime struct {
+// handlerState is everything Provision derives from the config; the request path reads only this.
+type handlerState struct {
 	logger      *zap.Logger
 	app         *App
 	queueDir    string
