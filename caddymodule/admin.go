@@ -64,20 +64,16 @@ func (adminAPI) subscriptions(w http.ResponseWriter, r *http.Request) error {
 	seen := map[string]bool{}
 	views := []subscriptionView{}
 	for _, e := range liveQueues() {
-		e.endpoints.mu.RLock()
-		for _, st := range e.endpoints.stores {
-			for _, s := range st.Index().All() {
-				if seen[s.UID] {
-					continue
-				}
-				seen[s.UID] = true
-				v := viewOf(s)
-				v.Secret = "" // operators manage deliveries, not receivers' keys
-				v.WebhookURL = maskURLPassword(v.WebhookURL)
-				views = append(views, v)
+		for _, s := range e.endpoints.subscriptions() {
+			if seen[s.UID] {
+				continue
 			}
+			seen[s.UID] = true
+			v := viewOf(s)
+			v.Secret = "" // operators manage deliveries, not receivers' keys
+			v.WebhookURL = maskURLPassword(v.WebhookURL)
+			views = append(views, v)
 		}
-		e.endpoints.mu.RUnlock()
 	}
 	return writeJSON(w, views)
 }

@@ -35,7 +35,7 @@ type App struct {
 
 // dirConfig collects what the handlers sharing one queue directory registered.
 type dirConfig struct {
-	delivery queue.Config // the first handler's; handlers sharing a directory share its engine
+	delivery queue.Config // every handler sharing the directory has the same (register checks it)
 	stores   []*matcher.Store
 	metrics  *metrics
 }
@@ -58,19 +58,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// register is called by each handler's Provision.
-func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, m *metrics) {
+// register is called by each handler's Provision. Handlers sharing a queue directory share its one delivery
+// engine, so a handler whose delivery settings differ from those already registered for the directory is a
+// config error (sharedqueue.go) rather than a setting silently ignored.
+func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, m *metrics) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	dc, ok := a.dirs[dir]
 	if !ok {
 		dc = &dirConfig{delivery: delivery, metrics: m}
 		a.dirs[dir] = dc
+	} else if err := sameDeliveryForSharedQueue(dir, dc.delivery, delivery); err != nil {
+		return err
 	}
 	dc.stores = append(dc.stores, store)
 	if e := a.entries[dir]; e != nil {
 		e.endpoints.add(store)
 	}
+	return nil
 }
 
 // limitMemory records a handler's memory_budget; the smallest one set applies to the process at Start.
@@ -195,6 +200,19 @@ func (s *endpointSet) remove(st *matcher.Store) {
 			return
 		}
 	}
+}
+
+// subscriptions lists what every store in the set knows, store by store. A subscription that two stores know
+// (the old and the new config's, during a reload) is listed once per store; callers that want it once dedupe by
+// UID. The set's lock stays the set's business: callers get a copy to range over without holding it.
+func (s *endpointSet) subscriptions() []*matcher.Subscription {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*matcher.Subscription
+	for _, st := range s.stores {
+		out = append(out, st.Index().All()...)
+	}
+	return out
 }
 
 // SigningSecrets implements queue.Endpoints: the newest store that knows the subscription answers.

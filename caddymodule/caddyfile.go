@@ -321,7 +321,8 @@ func unmarshalSubscribe(d *caddyfile.Dispenser) (StaticSubscription, error) {
 	if err := matcher.ValidatePattern(sub.Pattern); err != nil {
 		return sub, d.Errf("subscribe: %v", err)
 	}
-	if err := validateWebhookURL(sub.URL); err != nil {
+	// A URL with a placeholder ({env.NAME} as its password) is kept as written and checked once replaced.
+	if err := validateWebhookURL(sub.URL); err != nil && !urlHoldsPlaceholder(sub.URL) {
 		return sub, d.Errf("subscribe: %v", err)
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -344,7 +345,8 @@ func unmarshalSubscribe(d *caddyfile.Dispenser) (StaticSubscription, error) {
 	if sub.Secret == "" {
 		return sub, d.Errf("subscribe %s %s: a secret (whsec_…) is required so receivers can verify deliveries", sub.Pattern, sub.URL)
 	}
-	if err := matcher.ValidateSecret(sub.Secret); err != nil {
+	// A placeholder ({env.NAME}, {file./path}) is kept as written and checked once replaced, at provision.
+	if err := matcher.ValidateSecret(sub.Secret); err != nil && !holdsPlaceholder(sub.Secret) {
 		return sub, d.Errf("subscribe: secret: %v", err)
 	}
 	return sub, nil
@@ -370,16 +372,19 @@ func unmarshalDelivery(d *caddyfile.Dispenser) (*DeliveryConfig, error) {
 			default:
 				dc.PerDestination = n
 			}
-		case "timeout", "keep_logs":
+		case "timeout", "keep_logs", "gc_interval":
 			name := d.Val()
 			dur, err := durationArg(d)
 			if err != nil {
 				return nil, err
 			}
-			if name == "timeout" {
+			switch name {
+			case "timeout":
 				dc.Timeout = dur
-			} else {
+			case "keep_logs":
 				dc.KeepLogs = dur
+			default:
+				dc.GCInterval = dur
 			}
 		case "retry":
 			args := d.RemainingArgs()

@@ -53,7 +53,7 @@ type Handler struct {
 	// Delivery tunes the delivery engine shared by every handler with the same QueueDir.
 	Delivery *DeliveryConfig `json:"delivery,omitempty"`
 
-	rt runtime
+	rt handlerState
 }
 
 // IdentityConfig is the `identity` block.
@@ -86,10 +86,19 @@ type ManagementConfig struct {
 // StaticSubscription is one `subscribe <pattern> <url> { … }` block.
 type StaticSubscription struct {
 	Pattern string `json:"pattern"`
-	URL     string `json:"url"`
-	Secret  string `json:"secret"`
-	Client  string `json:"client,omitempty"`
-	User    string `json:"user,omitempty"`
+	// URL may hold runtime placeholders too, like Secret below: a receiver's basic-auth password as
+	// https://hook:{env.HOOK_PASSWORD}@hooks.example.org/x stays out of the JSON config the same way. The
+	// merge fields {%user.clientId%} and {%user.internalId%} are not placeholders: each call fills them in.
+	URL string `json:"url"`
+	// Secret signs the deliveries (whsec_…). It may be, or contain, a runtime placeholder: {env.NAME} (an
+	// environment variable) or {file./absolute/path} (a file's content, one trailing newline dropped). The
+	// placeholder is kept as written in the JSON config, so `caddy adapt` output and the admin API's
+	// GET /config/ never carry the secret, and it is replaced when the config is loaded; an unknown placeholder
+	// or an empty value is a config error. The Caddyfile form {$NAME} is replaced at adapt time instead and so
+	// puts the secret in the JSON.
+	Secret string `json:"secret"`
+	Client string `json:"client,omitempty"`
+	User   string `json:"user,omitempty"`
 }
 
 // DeliveryConfig is the `delivery` block (docs/configuration.md#delivery).
@@ -104,4 +113,8 @@ type DeliveryConfig struct {
 	// Paused stores events without delivering them (maintenance, benchmarks); spelled `paused` in the
 	// delivery block. Delivery starts again when a config without it is loaded.
 	Paused bool `json:"paused,omitempty"`
+	// GCInterval is how often the queue deletes expired logs' bodies and gives their disk space back;
+	// default 5m. Spelled `gc_interval` in the delivery block. Shorter means disk use follows a drained
+	// backlog down sooner, at the cost of more frequent compaction work.
+	GCInterval caddy.Duration `json:"gc_interval,omitempty"`
 }

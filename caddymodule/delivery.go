@@ -39,6 +39,7 @@ func (h *Handler) compileDelivery() (queue.Config, error) {
 	}
 	cfg.KeepLogs = time.Duration(dc.KeepLogs)
 	cfg.Paused = dc.Paused
+	cfg.GCInterval = time.Duration(dc.GCInterval)
 	return cfg, nil
 }
 

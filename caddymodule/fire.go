@@ -23,7 +23,7 @@ const enqueueTimeout = 10 * time.Second
 // order is the at-least-once promise. resp, when not nil, is the response to pair with (a merged management
 // answer); otherwise the held body is used. Every copy is reserved in mem before it is made; without room the
 // response goes out unobserved (memory_budget). Nothing here may break the call: a panic is logged and counted.
-func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPlan, holder *proxy.Holder, resp []byte, mem *callMemory) {
+func (rt *handlerState) fireHeld(r *http.Request, req *proxy.Request, plan *firingPlan, holder *proxy.Holder, resp []byte, mem *callMemory) {
 	defer func() {
 		if v := recover(); v != nil {
 			rt.metrics.eventsDropped.WithLabelValues("internal_error").Inc()
@@ -74,7 +74,7 @@ func (rt *runtime) fireHeld(r *http.Request, req *proxy.Request, plan *firingPla
 }
 
 // enqueue stores messages durably; on failure it logs and counts, and the call goes on (fail open).
-func (rt *runtime) enqueue(ctx context.Context, msgs []queue.Message) {
+func (rt *handlerState) enqueue(ctx context.Context, msgs []queue.Message) {
 	entry, release, err := rt.app.useQueue(rt.queueDir)
 	if err != nil {
 		rt.metrics.eventsDropped.WithLabelValues("queue_unavailable").Add(float64(len(msgs)))
@@ -102,7 +102,7 @@ func (rt *runtime) enqueue(ctx context.Context, msgs []queue.Message) {
 
 // messages builds one message per (successful call, subscription that fires for it). Each call is redacted once
 // and its event shared by its subscriptions.
-func (rt *runtime) messages(req *proxy.Request, outcomes []proxy.Outcome, plan *firingPlan, now time.Time) []queue.Message {
+func (rt *handlerState) messages(req *proxy.Request, outcomes []proxy.Outcome, plan *firingPlan, now time.Time) []queue.Message {
 	var msgs []queue.Message
 	for i, subs := range plan.subs {
 		if len(subs) == 0 || i >= len(outcomes) {

@@ -53,7 +53,7 @@ type logoutWatch struct {
 
 // watchLogouts returns w wrapped in a logoutWatch when req carries a logout-class call, else nil. The caller
 // must call finish once the rest of the route has returned.
-func (rt *runtime) watchLogouts(w http.ResponseWriter, req *proxy.Request) *logoutWatch {
+func (rt *handlerState) watchLogouts(w http.ResponseWriter, req *proxy.Request) *logoutWatch {
 	var logouts []int
 	for i, c := range req.Calls {
 		if rt.identity.isLogout(c.Method) {

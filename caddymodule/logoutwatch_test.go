@@ -63,7 +63,7 @@ func parsed(t *testing.T, body string) *proxy.Request {
 // successful logout's answer is passed on: a client never holds the whole answer while the session is cached.
 func TestLogoutWatchEvictsBeforeTheAnswerIsComplete(t *testing.T) {
 	idf := idLogoutResolver(t, `"s1"`)
-	rt := &runtime{identity: idf}
+	rt := &handlerState{identity: idf}
 	spy := &spyWriter{ResponseRecorder: httptest.NewRecorder(), idf: idf, key: `"s1"`}
 	lw := rt.watchLogouts(spy, parsed(t, `{"jsonrpc":"2.0","method":"Otys.Services.logout","params":["s1"],"id":1}`))
 	if lw == nil {
@@ -110,7 +110,7 @@ func TestLogoutWatchEvictsOnlyOnSuccess(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			idf := idLogoutResolver(t, `"a"`, `"b"`, `"c"`)
-			rt := &runtime{identity: idf}
+			rt := &handlerState{identity: idf}
 			rec := httptest.NewRecorder()
 			lw := rt.watchLogouts(rec, parsed(t, c.request))
 			lw.WriteHeader(c.status)
@@ -135,7 +135,7 @@ func TestLogoutWatchEvictsOnlyOnSuccess(t *testing.T) {
 
 // A request without a logout call is not watched at all.
 func TestLogoutWatchOnlyForLogoutCalls(t *testing.T) {
-	rt := &runtime{identity: idLogoutResolver(t)}
+	rt := &handlerState{identity: idLogoutResolver(t)}
 	if lw := rt.watchLogouts(httptest.NewRecorder(), parsed(t, `{"jsonrpc":"2.0","method":"logoutAll.x","params":["a"],"id":1}`)); lw != nil {
 		t.Fatal("logoutAll.x is watched")
 	}

@@ -108,7 +108,7 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 	return err
 }
 
-func (rt *runtime) mergeAnswers(holder *proxy.Holder, split *proxy.Plan, answers []proxy.Answer) ([]byte, error) {
+func (rt *handlerState) mergeAnswers(holder *proxy.Holder, split *proxy.Plan, answers []proxy.Answer) ([]byte, error) {
 	if holder.Status()/100 != 2 {
 		return nil, fmt.Errorf("upstream status %d", holder.Status())
 	}
@@ -120,7 +120,7 @@ func (rt *runtime) mergeAnswers(holder *proxy.Holder, split *proxy.Plan, answers
 }
 
 // manage answers one management call.
-func (rt *runtime) manage(r *http.Request, next caddyhttp.Handler, c proxy.Call) proxy.Answer {
+func (rt *handlerState) manage(r *http.Request, next caddyhttp.Handler, c proxy.Call) proxy.Answer {
 	id, ok := rt.identity.identify(r, c.Params, next)
 	if !ok || id.Client == "" {
 		return errAnswer(codeAccessDenied, accessDeniedMessage)
@@ -173,7 +173,7 @@ func viewOf(s *matcher.Subscription) subscriptionView {
 	return v
 }
 
-func (rt *runtime) opGetList(id matcher.Identity) proxy.Answer {
+func (rt *handlerState) opGetList(id matcher.Identity) proxy.Answer {
 	subs := rt.store.List(id.Client)
 	views := make([]subscriptionView, 0, len(subs))
 	for _, s := range subs {
@@ -191,7 +191,7 @@ type subscriptionFields struct {
 
 // parseFields checks the object of add/update, found at params[param] (named in the error, since add and update
 // carry it at different places); required lists the fields that must be there.
-func (rt *runtime) parseFields(ctx context.Context, obj gjson.Result, param int, required ...string) (subscriptionFields, *proxy.Answer) {
+func (rt *handlerState) parseFields(ctx context.Context, obj gjson.Result, param int, required ...string) (subscriptionFields, *proxy.Answer) {
 	f := subscriptionFields{klantGlobal: true, has: map[string]bool{}}
 	if !obj.IsObject() {
 		a := errAnswer(codeInvalidParams, fmt.Sprintf("params[%d] must be an object {serviceCall, webhookUrl, klantGlobal}", param))
@@ -259,7 +259,7 @@ func (rt *runtime) parseFields(ctx context.Context, obj gjson.Result, param int,
 	return f, nil
 }
 
-func (rt *runtime) opAdd(ctx context.Context, id matcher.Identity, obj gjson.Result) proxy.Answer {
+func (rt *handlerState) opAdd(ctx context.Context, id matcher.Identity, obj gjson.Result) proxy.Answer {
 	f, bad := rt.parseFields(ctx, obj, 1, "serviceCall", "webhookUrl")
 	if bad != nil {
 		return *bad
@@ -274,7 +274,7 @@ func (rt *runtime) opAdd(ctx context.Context, id matcher.Identity, obj gjson.Res
 	return resultAnswer(sub.UID)
 }
 
-func (rt *runtime) opUpdate(ctx context.Context, id matcher.Identity, uid, obj gjson.Result) proxy.Answer {
+func (rt *handlerState) opUpdate(ctx context.Context, id matcher.Identity, uid, obj gjson.Result) proxy.Answer {
 	if !uid.Exists() || uid.String() == "" {
 		return errAnswer(codeInvalidParams, "params[1] must be the webhook uid")
 	}
@@ -303,7 +303,7 @@ func (rt *runtime) opUpdate(ctx context.Context, id matcher.Identity, uid, obj g
 	return resultAnswer([]any{})
 }
 
-func (rt *runtime) opDelete(ctx context.Context, id matcher.Identity, uid gjson.Result) proxy.Answer {
+func (rt *handlerState) opDelete(ctx context.Context, id matcher.Identity, uid gjson.Result) proxy.Answer {
 	if !uid.Exists() || uid.String() == "" {
 		return errAnswer(codeInvalidParams, "params[1] must be the webhook uid")
 	}
@@ -313,7 +313,7 @@ func (rt *runtime) opDelete(ctx context.Context, id matcher.Identity, uid gjson.
 	return resultAnswer(true)
 }
 
-func (rt *runtime) opRotateSecret(ctx context.Context, id matcher.Identity, uid gjson.Result) proxy.Answer {
+func (rt *handlerState) opRotateSecret(ctx context.Context, id matcher.Identity, uid gjson.Result) proxy.Answer {
 	if !uid.Exists() || uid.String() == "" {
 		return errAnswer(codeInvalidParams, "params[1] must be the webhook uid")
 	}
@@ -324,7 +324,7 @@ func (rt *runtime) opRotateSecret(ctx context.Context, id matcher.Identity, uid 
 	return resultAnswer(secret)
 }
 
-func (rt *runtime) opGetLogs(id matcher.Identity, n gjson.Result) proxy.Answer {
+func (rt *handlerState) opGetLogs(id matcher.Identity, n gjson.Result) proxy.Answer {
 	limit := 10
 	if n.Exists() && n.Type != gjson.Null {
 		if n.Type != gjson.Number || n.Int() < 1 {
@@ -348,7 +348,7 @@ func (rt *runtime) opGetLogs(id matcher.Identity, n gjson.Result) proxy.Answer {
 	return resultAnswer(items)
 }
 
-func (rt *runtime) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer {
+func (rt *handlerState) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer {
 	if logID.Type != gjson.String || logID.Str == "" {
 		return errAnswer(codeInvalidParams, "params[1] must be a log item id")
 	}
@@ -376,7 +376,7 @@ func (rt *runtime) opRetry(id matcher.Identity, logID gjson.Result) proxy.Answer
 	return resultAnswer(true)
 }
 
-func (rt *runtime) storeError(op, uid string, err error) proxy.Answer {
+func (rt *handlerState) storeError(op, uid string, err error) proxy.Answer {
 	switch {
 	case errors.Is(err, matcher.ErrNotFound):
 		return errAnswer(codeNotFound, fmt.Sprintf("webhook %s not found", uid))

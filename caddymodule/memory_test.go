@@ -44,7 +44,7 @@ func TestFireReservationCoversWhatFiringAllocates(t *testing.T) {
 			if tc.calls > 1 {
 				body, resp = []byte("["+strings.Join(reqs, ",")+"]"), []byte("["+strings.Join(resps, ",")+"]")
 			}
-			rt := &runtime{redactor: &proxy.Redactor{SessionParam: 0, Keys: proxy.DefaultRedactKeys}, payload: proxy.OTYSPayload}
+			rt := &handlerState{redactor: &proxy.Redactor{SessionParam: 0, Keys: proxy.DefaultRedactKeys()}, payload: proxy.OTYSPayload}
 			subs := make([]*matcher.Subscription, tc.subs)
 			for i := range subs {
 				subs[i] = &matcher.Subscription{UID: fmt.Sprint("sub", i), WebhookURL: "http://127.0.0.1/hook/{%user.clientId%}"}

@@ -42,8 +42,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// runtime is everything Provision derives from the config; the request path reads only this.
-type runtime struct {
+// handlerState is everything Provision derives from the config; the request path reads only this.
+type handlerState struct {
 	logger      *zap.Logger
 	app         *App
 	queueDir    string
@@ -147,7 +147,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	rt.app = appModule.(*App)
 	rt.delivery.OnAttempt = rt.metrics.observeAttempt
-	rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics)
+	if err := rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics); err != nil {
+		return err
+	}
 	rt.app.limitMemory(h.MemoryBudget)
 	return nil
 }
@@ -197,7 +199,7 @@ func (h *Handler) compileNesting() (*proxy.Nesting, error) {
 // listing one more key must never make passwords start to be stored.
 func (h *Handler) compileRedactor() *proxy.Redactor {
 	rd := &proxy.Redactor{SessionParam: -1, Paths: h.RedactPaths}
-	rd.Keys = append(append([]string(nil), proxy.DefaultRedactKeys...), h.RedactKeys...)
+	rd.Keys = append(proxy.DefaultRedactKeys(), h.RedactKeys...)
 	if h.SessionParam != nil {
 		rd.SessionParam = *h.SessionParam
 	}
@@ -212,21 +214,33 @@ func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 		if err := matcher.ValidatePattern(s.Pattern); err != nil {
 			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
 		}
-		if err := validateWebhookURL(s.URL); err != nil {
+		webhookURL, err := resolveURL(s.URL)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe %s %s: %w", s.Pattern, s.URL, err)
+		}
+		if err := validateWebhookURL(webhookURL); err != nil {
+			if webhookURL != s.URL { // the error would quote what the placeholders gave, a password maybe
+				return nil, fmt.Errorf("subscribe %s %s: once its placeholders are replaced, the URL is not an absolute http(s) URL with a host", s.Pattern, s.URL)
+			}
 			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
 		}
-		if err := matcher.ValidateSecret(s.Secret); err != nil {
+		secret, err := resolveSecret(s.Secret)
+		if err != nil {
 			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
 		}
+		if err := matcher.ValidateSecret(secret); err != nil {
+			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
+		}
+		// The uid hashes the URL as written: a password its placeholder gives may change without orphaning jobs.
 		sum := sha256.Sum256([]byte(s.Pattern + "\x00" + s.URL + "\x00" + s.Client + "\x00" + s.User))
 		subs = append(subs, &matcher.Subscription{
 			UID:         staticUIDPrefix + hex.EncodeToString(sum[:12]),
 			ServiceCall: s.Pattern,
-			WebhookURL:  s.URL,
+			WebhookURL:  webhookURL,
 			ClientID:    s.Client,
 			UserID:      s.User,
 			KlantGlobal: s.User == "",
-			Secret:      s.Secret,
+			Secret:      secret,
 			Static:      true,
 		})
 	}

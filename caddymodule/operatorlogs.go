@@ -12,7 +12,7 @@ const staticUIDPrefix = "static_"
 // its URL may carry the operator's token, its receiver's answers are the operator's, and a replay goes to the
 // operator's endpoint. Such items are shown and retried through the admin API only, never through the
 // management calls, whoever makes them.
-func (rt *runtime) operatorOnly(uid string) bool {
+func (rt *handlerState) operatorOnly(uid string) bool {
 	if strings.HasPrefix(uid, staticUIDPrefix) {
 		return true
 	}

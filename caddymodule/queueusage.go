@@ -67,7 +67,7 @@ func (a *App) useQueue(dir string) (*queueEntry, func(), error) {
 
 // holdQueue takes a usage of the handler's queue for the rest of an observed call (see useQueue). It returns
 // the release, a no-op when the queue cannot be had: the enqueue will then report and count the failure.
-func (rt *runtime) holdQueue() func() {
+func (rt *handlerState) holdQueue() func() {
 	_, release, err := rt.app.useQueue(rt.queueDir)
 	if err != nil {
 		return func() {}

@@ -25,7 +25,9 @@ func usageTestApp(t *testing.T, dir string) *App {
 		t.Fatal(err)
 	}
 	a := &App{logger: zap.NewNop(), dirs: map[string]*dirConfig{}, entries: map[string]*queueEntry{}, inFlight: map[string]int{}}
-	a.register(dir, queue.Config{Paused: true}, store, nil)
+	if err := a.register(dir, queue.Config{Paused: true}, store, nil); err != nil {
+		t.Fatal(err)
+	}
 	return a
 }
 

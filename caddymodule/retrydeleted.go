@@ -11,7 +11,7 @@ import (
 // longer exists. Queueing it again would answer `true` for a delivery that can never happen: the worker finds
 // no secret to sign with and ends the item as gone. The caller is told instead, with the same code as any other
 // unknown webhook, and the item is left as it is.
-func (rt *runtime) refuseRetryOfDeletedSubscription(item queue.LogItem) (proxy.Answer, bool) {
+func (rt *handlerState) refuseRetryOfDeletedSubscription(item queue.LogItem) (proxy.Answer, bool) {
 	if _, exists := rt.store.Index().Get(item.SubscriptionUID); exists {
 		return proxy.Answer{}, false
 	}

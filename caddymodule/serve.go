@@ -42,7 +42,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // scan is the hot path: it must not allocate.
-func (rt *runtime) scan(body []byte) int {
+func (rt *handlerState) scan(body []byte) int {
 	idx := rt.store.Index()
 	wants, seen := 0, 0
 	isRPC := proxy.VisitMethods(body, rt.nesting, func(method string) bool {
@@ -67,7 +67,7 @@ func (rt *runtime) scan(body []byte) int {
 }
 
 // isManagement reports whether method belongs to the management service (`<service>.<op>` as service call).
-func (rt *runtime) isManagement(method string) bool {
+func (rt *handlerState) isManagement(method string) bool {
 	if rt.management == "" {
 		return false
 	}
@@ -131,7 +131,7 @@ type firingPlan struct {
 
 // planFirings matches every leaf call against the subscriptions. skip marks calls that must not fire
 // (answered locally). It returns nil when nothing fires, so the caller can stream the response untouched.
-func (rt *runtime) planFirings(r *http.Request, next caddyhttp.Handler, req *proxy.Request, skip []bool) *firingPlan {
+func (rt *handlerState) planFirings(r *http.Request, next caddyhttp.Handler, req *proxy.Request, skip []bool) *firingPlan {
 	idx := rt.store.Index()
 	var plan *firingPlan
 	for i, c := range req.Calls {

@@ -61,7 +61,7 @@ func FuzzParse(f *testing.F) {
 		}
 		// Every event built from whatever the upstream said is valid JSON in both payloads, and the session
 		// (params[0]) is gone from it whatever else the call and its outcome carry.
-		rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys, Paths: []string{"request.args.1.#.pin", "result.data.token"}}
+		rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys(), Paths: []string{"request.args.1.#.pin", "result.data.token"}}
 		env := Envelope{ID: "msg_1", WebhookUID: "w", WebhookURL: "https://h/"}
 		for i, o := range req.Outcomes(resp) {
 			c := req.Calls[i]

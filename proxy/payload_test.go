@@ -86,7 +86,7 @@ func TestPayloadsDoNotEscapeHTML(t *testing.T) {
 		ID: "msg_1", Time: time.Date(2026, 11, 23, 15, 4, 5, 0, time.UTC), WebhookUID: "uid-<1>",
 		WebhookURL: "https://example.com/hook?a=1&b=<2>", ClientID: "A&B", UserID: "7",
 	}
-	rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys}
+	rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys()}
 	call := Call{
 		Method: "Otys.Services.Q&A.update",
 		Params: []byte(`["sess-1",{"title":"R&D <lead>","note":"\u0026 as sent","password":"p&w"}]`),

@@ -15,8 +15,12 @@ type Redactor struct {
 	Keys         []string // object keys blanked (value -> null) at any depth in args and result/error; case-insensitive
 }
 
-// DefaultRedactKeys are the keys blanked when the configuration names none.
-var DefaultRedactKeys = []string{"password", "passwd", "secret", "token", "apikey", "api_key", "authorization"}
+// DefaultRedactKeys returns the keys always blanked (a configuration's redact_key adds to them). It returns a
+// fresh slice on every call: a shared exported slice could be appended to or overwritten by any importer,
+// silently changing what every handler in the process lets through to storage.
+func DefaultRedactKeys() []string {
+	return []string{"password", "passwd", "secret", "token", "apikey", "api_key", "authorization"}
+}
 
 // maxRedactDepth bounds the recursive walks below. A value nested deeper than this is replaced by
 // null as a whole: what cannot be inspected cannot be shown to be free of secrets.

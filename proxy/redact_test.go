@@ -32,7 +32,7 @@ func TestRedactorEvent(t *testing.T) {
 		},
 		{
 			name:       "keys at any depth, case-insensitive",
-			rd:         Redactor{SessionParam: -1, Keys: DefaultRedactKeys},
+			rd:         Redactor{SessionParam: -1, Keys: DefaultRedactKeys()},
 			call:       Call{Params: []byte(`[{"User":{"PassWord":"hunter2","list":[{"TOKEN":"tok-1","keep":1}]}}]`)},
 			outcome:    Outcome{Found: true, OK: true, Result: []byte(`{"data":{"ApiKey":"k-9","n":2}}`)},
 			wantArgs:   `[{"User":{"PassWord":null,"list":[{"TOKEN":null,"keep":1}]}}]`,
@@ -127,7 +127,7 @@ func TestRedactedBytesNeverLeave(t *testing.T) {
 	if len(req.Calls) != 3 {
 		t.Fatalf("got %d calls, want 3", len(req.Calls))
 	}
-	rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys, Paths: []string{"request.args.1.pins.#.v"}}
+	rd := Redactor{SessionParam: 0, Keys: DefaultRedactKeys(), Paths: []string{"request.args.1.pins.#.v"}}
 	env := Envelope{ID: "msg_1", Time: time.Unix(0, 0), WebhookUID: "w", WebhookURL: "https://h/", ClientID: "42", UserID: "7"}
 	for i, o := range req.Outcomes([]byte(resp)) {
 		if !o.Found {

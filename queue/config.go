@@ -21,6 +21,10 @@ type Config struct {
 	Paused           bool                                                         // store but do not deliver (benchmarks, maintenance)
 	OnAttempt        func(AttemptInfo)                                            // optional metrics hook, called after every attempt
 	Now              func() time.Time                                             // nil: time.Now (tests)
+	// GCInterval is how often expired logs' bodies are deleted and Badger's value log is collected; default
+	// 5m. It is a Config field rather than anything read from the environment so that every knob of a queue
+	// is in one place, visible in the config that set it.
+	GCInterval time.Duration
 }
 
 // AttemptInfo describes one finished attempt for metrics.
@@ -55,6 +59,12 @@ const (
 	defaultUserAgent      = "sidehook/dev"
 )
 
+// Effective returns cfg as the queue applies it, every unset field filled
+// with its default, so that two configs can be compared by what they do
+// rather than by how they were written (`workers 16` and no workers line are
+// the same engine).
+func (cfg Config) Effective() Config { return cfg.withDefaults() }
+
 // withDefaults returns a copy of cfg with every unset field filled in, so
 // the rest of the package never has to ask whether a value was given.
 func (cfg Config) withDefaults() Config {
@@ -80,6 +90,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.KeepLogs <= 0 {
 		cfg.KeepLogs = defaultKeepLogs
+	}
+	if cfg.GCInterval <= 0 {
+		cfg.GCInterval = defaultGCInterval
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = defaultUserAgent

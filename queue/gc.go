@@ -2,19 +2,12 @@ package queue
 
 import (
 	"errors"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
-
-// GCIntervalEnv overrides how often the value-log GC runs (a Go duration,
-// e.g. "2s"). It is an operator's and a test's knob, not a Caddyfile promise:
-// the end-to-end tests that check the queue directory shrinks after a backlog
-// drains cannot wait five minutes.
-const GCIntervalEnv = "SIDEHOOK_QUEUE_GC_INTERVAL"
 
 const (
 	defaultGCInterval = 5 * time.Minute
@@ -25,17 +18,28 @@ const (
 )
 
 // gcLoop reclaims value-log space on a timer, so disk use follows the
-// backlog down as events are delivered and their logs expire.
+// backlog down as events are delivered and their logs expire. The loop starts
+// at Open, before the first Configure, so it re-reads Config.GCInterval
+// whenever Configure signals a change instead of keeping the default it began
+// with.
 func (q *Queue) gcLoop() {
 	defer q.bgDone.Done()
-	ticker := time.NewTicker(gcInterval())
-	defer ticker.Stop()
+	interval := q.config().GCInterval
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
 	for {
 		select {
 		case <-q.closing:
 			return
-		case <-ticker.C:
+		case <-q.gcIntervalChanged:
+			if d := q.config().GCInterval; d != interval {
+				interval = d
+				timer.Reset(interval)
+			}
+		case <-timer.C:
 			q.CollectGarbage()
+			interval = q.config().GCInterval
+			timer.Reset(interval)
 		}
 	}
 }
@@ -70,14 +74,6 @@ func (q *Queue) CollectGarbage() {
 		}
 		return
 	}
-}
-
-// gcInterval is defaultGCInterval unless GCIntervalEnv holds a positive duration.
-func gcInterval() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(GCIntervalEnv)); err == nil && d > 0 {
-		return d
-	}
-	return defaultGCInterval
 }
 
 // compactState remembers what the last flatten already reclaimed.

@@ -56,8 +56,11 @@ type Queue struct {
 	lifecycle sync.Mutex
 	started   bool
 	closing   chan struct{}
-	bgDone    sync.WaitGroup // dispatcher and GC loops
-	closed    atomic.Bool
+	// gcIntervalChanged wakes gcLoop when Configure changes GCInterval
+	// (capacity 1: a pending wake-up is enough).
+	gcIntervalChanged chan struct{}
+	bgDone            sync.WaitGroup // dispatcher and GC loops
+	closed            atomic.Bool
 }
 
 // endpointsBox lets a nil Endpoints be stored in an atomic.Pointer.
@@ -80,6 +83,8 @@ func Open(dir string, logger *zap.Logger) (*Queue, error) {
 		logger:  logger,
 		limits:  newDailyLimits(),
 		closing: make(chan struct{}),
+		// gcLoop needs a buffered wake-up (see the field).
+		gcIntervalChanged: make(chan struct{}, 1),
 		disk: newDiskGate(dir, opts, func(err error) {
 			logger.Warn("cannot measure the queue directory's free space; nothing is written to the queue until it can", errField(err))
 		}),
@@ -185,6 +190,12 @@ func (q *Queue) Configure(cfg Config, ep Endpoints) {
 	full := cfg.withDefaults()
 	old := q.cfg.Swap(&full)
 	q.endpoints.Store(&endpointsBox{ep: ep})
+	if old != nil && old.GCInterval != full.GCInterval {
+		select {
+		case q.gcIntervalChanged <- struct{}{}:
+		default:
+		}
+	}
 	if old != nil && !sameGuard(*old, full) {
 		// Connections opened under the old rules must not outlive them.
 		q.transport.CloseIdleConnections()

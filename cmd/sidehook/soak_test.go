@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/sidehook/sidehook/queue"
 )
 
 // soakEnv runs the soak tests in their full form (full sizes); CI runs them reduced.
@@ -159,13 +157,12 @@ func TestKillNineDuringFlakyDeliveries(t *testing.T) {
 // the delivered items' logs expire and GC runs. Reduced to 5,000 events in CI; SIDEHOOK_SOAK=1 runs 50,000.
 func TestReceiverDownBacklogBoundedMemoryAndDisk(t *testing.T) {
 	events := soakSize(5000, 50000)
-	t.Setenv(queue.GCIntervalEnv, "1s")
 	w := newHookWorld(t)
 	w.recv.down()
 	// Attempts fail with "connection refused" at once and come back every ~10s (every failed attempt rewrites
 	// its record, so a shorter period measures write churn more than the backlog); logs of delivered items
 	// expire after 2s so that what is left on disk afterwards is the queue's own overhead.
-	delivery := "\t\t\tworkers 16\n\t\t\tper_destination 16\n\t\t\ttimeout 5s\n\t\t\tkeep_logs 2s\n\t\t\tretry" + strings.Repeat(" 10s", 100)
+	delivery := "\t\t\tworkers 16\n\t\t\tper_destination 16\n\t\t\ttimeout 5s\n\t\t\tkeep_logs 2s\n\t\t\tgc_interval 1s\n\t\t\tretry" + strings.Repeat(" 10s", 100)
 	proc := w.start(delivery)
 	pid := proc.cmd.Process.Pid
 	startRSS := vmRSS(t, pid)
