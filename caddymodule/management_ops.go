@@ -1,12 +1,9 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -20,104 +17,15 @@ import (
 	"github.com/sidehook/sidehook/queue"
 )
 
-// JSON-RPC error codes of the management API. -32001 and its message are OTYS's own.
-const (
-	codeAccessDenied   = -32001
-	codeNotFound       = -32004
-	codeReadOnly       = -32005
-	codeMethodNotFound = -32601
-	codeInvalidParams  = -32602
-	codeInternal       = -32603
-)
+// The management ops (getList, add, update, delete, getLogs, rotateSecret, retry): each one reads its params,
+// acts on the subscription store or the delivery queue for the caller's client, and returns its JSON-RPC answer.
+// How those answers travel with the upstream's is management_split.go; their error codes are management_errors.go.
 
 const (
-	accessDeniedMessage = "Access denied; please login first"
-	rotationGrace       = 24 * time.Hour
-	maxLogsPerCall      = 1000
-	managementTimeout   = 30 * time.Second
+	rotationGrace     = 24 * time.Hour
+	maxLogsPerCall    = 1000
+	managementTimeout = 30 * time.Second
 )
-
-// serveManaged answers the management calls of a request locally (docs/payloads.md) and sends only the rest
-// upstream; the client gets every answer, in the order of its request.
-// mem is nil when the memory budget had no room for the call: then nothing fires.
-func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *proxy.Request, mem *callMemory) error {
-	rt := &h.rt
-	local := make([]bool, len(req.Calls))
-	answers := make([]proxy.Answer, len(req.Calls))
-	for i, c := range req.Calls {
-		if local[i] = rt.isManagement(c.Method); local[i] {
-			answers[i] = rt.manage(r, next, c)
-		}
-	}
-	var plan *firingPlan
-	if mem != nil {
-		plan = rt.planFirings(r, next, req, local)
-	}
-	upstream, split := req.Split(local)
-
-	if upstream == nil { // nothing for the upstream: answer here
-		resp, err := split.Merge(nil, answers)
-		if err != nil {
-			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("sidehook: merging local answers: %w", err))
-		}
-		if len(resp) == 0 { // only notifications
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", fmt.Sprint(len(resp)))
-		w.WriteHeader(http.StatusOK)
-		_, err = w.Write(resp)
-		return err
-	}
-
-	r.Body = io.NopCloser(bytes.NewReader(upstream))
-	r.ContentLength = int64(len(upstream))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(upstream)), nil }
-	r.Header.Del("Content-Length")
-	r.TransferEncoding = nil
-
-	if plan != nil {
-		defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
-	}
-	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
-	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
-	if plan != nil {
-		holder.ReserveForCopies(plan.copiesPerResponseByte())
-	}
-	err := next.ServeHTTP(holder, r)
-	if holder.Overflowed() || holder.Status() == 0 {
-		_ = holder.Release()
-		return err
-	}
-	merged, mergeErr := rt.mergeAnswers(holder, split, answers)
-	if mergeErr != nil {
-		// The upstream said something we cannot merge into (an HTTP error, not JSON…): the client gets the
-		// upstream's answer as it is, which is what it would have got without sidehook.
-		rt.logger.Warn("management answers not merged; upstream response passed as is", zap.Error(mergeErr))
-		_ = holder.Release()
-		return err
-	}
-	if plan != nil {
-		rt.fireHeld(r, req, plan, holder, merged, mem)
-	}
-	holder.ReplaceBody(merged)
-	if relErr := holder.Release(); relErr != nil {
-		rt.logger.Debug("releasing merged response", zap.Error(relErr))
-	}
-	return err
-}
-
-func (rt *handlerState) mergeAnswers(holder *proxy.Holder, split *proxy.Plan, answers []proxy.Answer) ([]byte, error) {
-	if holder.Status()/100 != 2 {
-		return nil, fmt.Errorf("upstream status %d", holder.Status())
-	}
-	body, err := holder.DecodedBody()
-	if err != nil {
-		return nil, err
-	}
-	return split.Merge(body, answers)
-}
 
 // manage answers one management call.
 func (rt *handlerState) manage(r *http.Request, next caddyhttp.Handler, c proxy.Call) proxy.Answer {
@@ -374,27 +282,4 @@ func (rt *handlerState) opRetry(id matcher.Identity, logID gjson.Result) proxy.A
 		return errAnswer(codeInvalidParams, err.Error())
 	}
 	return resultAnswer(true)
-}
-
-func (rt *handlerState) storeError(op, uid string, err error) proxy.Answer {
-	switch {
-	case errors.Is(err, matcher.ErrNotFound):
-		return errAnswer(codeNotFound, fmt.Sprintf("webhook %s not found", uid))
-	case errors.Is(err, matcher.ErrReadOnly):
-		return errAnswer(codeReadOnly, fmt.Sprintf("webhook %s is configured in the Caddyfile and is read-only", uid))
-	}
-	rt.logger.Error("management "+op+" failed", zap.String("uid", uid), zap.Error(err))
-	return errAnswer(codeInternal, op+" failed: subscription storage unavailable")
-}
-
-func resultAnswer(v any) proxy.Answer {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return errAnswer(codeInternal, "encoding the answer failed")
-	}
-	return proxy.Answer{Result: b}
-}
-
-func errAnswer(code int, msg string) proxy.Answer {
-	return proxy.Answer{Code: code, Message: msg}
 }
