@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -226,13 +225,9 @@ func (idf *identifier) askUpstream(r *http.Request, sess string, next caddyhttp.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	req := r.Clone(ctx)
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	setRequestBody(req, body)
 	req.Header.Del("Accept-Encoding") // the answer is read here, not by a browser
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Del("Content-Length")
-	req.TransferEncoding = nil
 
 	rec := newMemoryWriter()
 	if err := next.ServeHTTP(rec, req); err != nil || rec.status/100 != 2 {

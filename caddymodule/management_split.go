@@ -1,9 +1,7 @@
 package caddymodule
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -46,11 +44,7 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 		return err
 	}
 
-	r.Body = io.NopCloser(bytes.NewReader(upstream))
-	r.ContentLength = int64(len(upstream))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(upstream)), nil }
-	r.Header.Del("Content-Length")
-	r.TransferEncoding = nil
+	setRequestBody(r, upstream)
 
 	if plan != nil {
 		defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
