@@ -46,37 +46,22 @@ func (h *Handler) serveManaged(w http.ResponseWriter, r *http.Request, next cadd
 
 	setRequestBody(r, upstream)
 
-	if plan != nil {
-		defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
-	}
-	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
-	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
-	if plan != nil {
-		holder.ReserveForCopies(plan.copiesPerResponseByte())
-	}
-	err := next.ServeHTTP(holder, r)
-	if holder.Overflowed() || holder.Status() == 0 {
-		_ = holder.Release()
-		return err
-	}
-	merged, mergeErr := rt.mergeAnswers(holder, split, answers)
-	if mergeErr != nil {
-		// The upstream said something we cannot merge into (an HTTP error, not JSON…): the client gets the
-		// upstream's answer as it is, which is what it would have got without sidehook.
-		rt.logger.Warn("management answers not merged; upstream response passed as is", zap.Error(mergeErr))
-		_ = holder.Release()
-		return err
-	}
-	if plan != nil {
-		rt.fireHeld(r, req, plan, holder, merged, mem)
-	}
-	holder.ReplaceBody(merged)
-	if relErr := holder.Release(); relErr != nil {
-		rt.logger.Debug("releasing merged response", zap.Error(relErr))
-	}
-	return err
+	return h.holdFireRelease(w, r, next, req, plan, mem, func(holder *proxy.Holder) ([]byte, bool) {
+		if holder.Overflowed() || holder.Status() == 0 {
+			return nil, false
+		}
+		merged, mergeErr := rt.mergeAnswers(holder, split, answers)
+		if mergeErr != nil {
+			// The upstream said something we cannot merge into (an HTTP error, not JSON…): the client gets the
+			// upstream's answer as it is, which is what it would have got without sidehook.
+			rt.logger.Warn("management answers not merged; upstream response passed as is", zap.Error(mergeErr))
+			return nil, false
+		}
+		return merged, true
+	})
 }
 
+// mergeAnswers puts the local answers into the upstream's JSON-RPC answer, in the order of the request.
 func (rt *handlerState) mergeAnswers(holder *proxy.Holder, split *proxy.Plan, answers []proxy.Answer) ([]byte, error) {
 	if holder.Status()/100 != 2 {
 		return nil, fmt.Errorf("upstream status %d", holder.Status())

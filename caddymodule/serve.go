@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
 	"github.com/sidehook/sidehook/matcher"
 	"github.com/sidehook/sidehook/proxy"
@@ -109,18 +108,7 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 	if plan == nil {
 		return next.ServeHTTP(w, r)
 	}
-	defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
-	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
-	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
-	holder.ReserveForCopies(plan.copiesPerResponseByte())
-	err = next.ServeHTTP(holder, r)
-	if err == nil || holder.Status() != 0 {
-		rt.fireHeld(r, req, plan, holder, nil, mem)
-	}
-	if relErr := holder.Release(); relErr != nil {
-		rt.logger.Debug("releasing held response", zap.Error(relErr))
-	}
-	return err
+	return h.holdFireRelease(w, r, next, req, plan, mem, nil)
 }
 
 // firingPlan says, for each leaf call of a request, which subscriptions fire and for whom.
