@@ -104,6 +104,10 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 	if wants&wantsManagement != 0 {
 		return h.serveManaged(w, r, next, req, mem)
 	}
+	if mem == nil {
+		// The budget refused the request's copies: only the logout watch is left to do, and it is in place.
+		return next.ServeHTTP(w, r)
+	}
 	plan := rt.planFirings(r, next, req, nil)
 	if plan == nil {
 		return next.ServeHTTP(w, r)
