@@ -15,7 +15,7 @@ import (
 // second function of the same name is a second definition, free to drift from the first: the method's service
 // call must be the same in a webhook's payload and in pattern matching, and a static subscription's uid the
 // same wherever it is derived, or queued jobs lose their subscription.
-var rulesDefinedOnce = []string{"ServiceCall"}
+var rulesDefinedOnce = []string{"ServiceCall", "StaticUID"}
 
 // TestEachRuleIsDefinedOnce parses every non-test Go file of the module and fails when a function of
 // rulesDefinedOnce is declared other than exactly once.
