@@ -4,8 +4,6 @@
 package caddymodule
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -231,10 +229,9 @@ func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 		if err := matcher.ValidateSecret(secret); err != nil {
 			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
 		}
-		// The uid hashes the URL as written: a password its placeholder gives may change without orphaning jobs.
-		sum := sha256.Sum256([]byte(s.Pattern + "\x00" + s.URL + "\x00" + s.Client + "\x00" + s.User))
 		subs = append(subs, &matcher.Subscription{
-			UID:         staticUIDPrefix + hex.EncodeToString(sum[:12]),
+			// The uid hashes the URL as written: a password its placeholder gives may change without orphaning jobs.
+			UID:         matcher.StaticUID(s.Pattern, s.URL, s.Client, s.User),
 			ServiceCall: s.Pattern,
 			WebhookURL:  webhookURL,
 			ClientID:    s.Client,
