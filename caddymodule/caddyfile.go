@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -160,8 +161,8 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser) error {
 		if len(args) != 2 {
 			return d.ArgErr()
 		}
-		if args[1] != "otys" && args[1] != "xmlrpc" {
-			return d.Errf("multicall shape must be otys or xmlrpc, got %q", args[1])
+		if _, err := multicallShape(args[1]); err != nil {
+			return d.Errf("multicall %v", err)
 		}
 		if h.Multicall == nil {
 			h.Multicall = map[string]string{}
@@ -200,8 +201,8 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
-		if v != "otys" && v != "jsonrpc" {
-			return d.Errf("payload must be otys or jsonrpc, got %q", v)
+		if _, err := payloadBuilder(v); err != nil {
+			return d.Err(err.Error())
 		}
 		h.Payload = v
 	case "fire_on_error":
@@ -318,11 +319,10 @@ func unmarshalSubscribe(d *caddyfile.Dispenser) (StaticSubscription, error) {
 		return StaticSubscription{}, d.ArgErr()
 	}
 	sub := StaticSubscription{Pattern: args[0], URL: args[1]}
-	if err := matcher.ValidatePattern(sub.Pattern); err != nil {
+	if err := checkSubscribePattern(sub.Pattern); err != nil {
 		return sub, d.Errf("subscribe: %v", err)
 	}
-	// A URL with a placeholder ({env.NAME} as its password) is kept as written and checked once replaced.
-	if err := validateWebhookURL(sub.URL); err != nil && !urlHoldsPlaceholder(sub.URL) {
+	if err := checkSubscribeURL(sub.URL); err != nil {
 		return sub, d.Errf("subscribe: %v", err)
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -342,12 +342,11 @@ func unmarshalSubscribe(d *caddyfile.Dispenser) (StaticSubscription, error) {
 			return sub, d.Errf("unknown subscribe subdirective %q", name)
 		}
 	}
-	if sub.Secret == "" {
-		return sub, d.Errf("subscribe %s %s: a secret (whsec_…) is required so receivers can verify deliveries", sub.Pattern, sub.URL)
-	}
-	// A placeholder ({env.NAME}, {file./path}) is kept as written and checked once replaced, at provision.
-	if err := matcher.ValidateSecret(sub.Secret); err != nil && !holdsPlaceholder(sub.Secret) {
-		return sub, d.Errf("subscribe: secret: %v", err)
+	if err := checkSubscribeSecret(sub.Secret); errors.Is(err, errSecretRequired) {
+		// The block is over: the line number alone would not say which subscription lacks its secret.
+		return sub, d.Errf("subscribe %s %s: %v", sub.Pattern, sub.URL, err)
+	} else if err != nil {
+		return sub, d.Errf("subscribe: %v", err)
 	}
 	return sub, nil
 }

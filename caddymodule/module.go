@@ -4,8 +4,6 @@
 package caddymodule
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -102,13 +100,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if rt.fanout, err = matcher.ParseFanout(fanout); err != nil {
 		return err
 	}
-	switch h.Payload {
-	case "", "otys":
-		rt.payload = proxy.OTYSPayload
-	case "jsonrpc":
-		rt.payload = proxy.JSONRPCPayload
-	default:
-		return fmt.Errorf("payload must be otys or jsonrpc, got %q", h.Payload)
+	if rt.payload, err = payloadBuilder(h.Payload); err != nil {
+		return err
 	}
 	if h.Management != nil {
 		rt.management = h.Management.Service
@@ -174,14 +167,11 @@ func (h *Handler) compileNesting() (*proxy.Nesting, error) {
 		if n.Multicall == nil {
 			n.Multicall = map[string]proxy.MulticallShape{}
 		}
-		switch shape {
-		case "otys":
-			n.Multicall[method] = proxy.MulticallOTYS
-		case "xmlrpc":
-			n.Multicall[method] = proxy.MulticallXMLRPC
-		default:
-			return nil, fmt.Errorf("multicall %s: shape must be otys or xmlrpc, got %q", method, shape)
+		s, err := multicallShape(shape)
+		if err != nil {
+			return nil, fmt.Errorf("multicall %s: %w", method, err)
 		}
+		n.Multicall[method] = s
 	}
 	for method, idx := range h.Wrapper {
 		if idx < 0 {
@@ -211,30 +201,37 @@ func (h *Handler) compileRedactor() *proxy.Redactor {
 func (h *Handler) compileStatic() ([]*matcher.Subscription, error) {
 	subs := make([]*matcher.Subscription, 0, len(h.Subscribe))
 	for _, s := range h.Subscribe {
-		if err := matcher.ValidatePattern(s.Pattern); err != nil {
+		// The checks of the line as written, the Caddyfile parser's too: a JSON config never met them.
+		if err := checkSubscribePattern(s.Pattern); err != nil {
 			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
 		}
+		if err := checkSubscribeURL(s.URL); err != nil {
+			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
+		}
+		if err := checkSubscribeSecret(s.Secret); err != nil {
+			return nil, fmt.Errorf("subscribe %s %s: %w", s.Pattern, s.URL, err)
+		}
+		// What runtime placeholders give can only be checked once they are replaced.
 		webhookURL, err := resolveURL(s.URL)
 		if err != nil {
 			return nil, fmt.Errorf("subscribe %s %s: %w", s.Pattern, s.URL, err)
 		}
-		if err := validateWebhookURL(webhookURL); err != nil {
-			if webhookURL != s.URL { // the error would quote what the placeholders gave, a password maybe
-				return nil, fmt.Errorf("subscribe %s %s: once its placeholders are replaced, the URL is not an absolute http(s) URL with a host", s.Pattern, s.URL)
-			}
-			return nil, fmt.Errorf("subscribe %s: %w", s.Pattern, err)
+		// The error does not quote what the placeholders gave: a password maybe.
+		if webhookURL != s.URL && validateWebhookURL(webhookURL) != nil {
+			return nil, fmt.Errorf("subscribe %s %s: once its placeholders are replaced, the URL is not an absolute http(s) URL with a host", s.Pattern, s.URL)
 		}
 		secret, err := resolveSecret(s.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
 		}
-		if err := matcher.ValidateSecret(secret); err != nil {
-			return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
+		if secret != s.Secret {
+			if err := matcher.ValidateSecret(secret); err != nil {
+				return nil, fmt.Errorf("subscribe %s %s: secret: %w", s.Pattern, s.URL, err)
+			}
 		}
-		// The uid hashes the URL as written: a password its placeholder gives may change without orphaning jobs.
-		sum := sha256.Sum256([]byte(s.Pattern + "\x00" + s.URL + "\x00" + s.Client + "\x00" + s.User))
 		subs = append(subs, &matcher.Subscription{
-			UID:         staticUIDPrefix + hex.EncodeToString(sum[:12]),
+			// The uid hashes the URL as written: a password its placeholder gives may change without orphaning jobs.
+			UID:         matcher.StaticUID(s.Pattern, s.URL, s.Client, s.User),
 			ServiceCall: s.Pattern,
 			WebhookURL:  webhookURL,
 			ClientID:    s.Client,

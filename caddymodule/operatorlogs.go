@@ -1,11 +1,6 @@
 package caddymodule
 
-import "strings"
-
-// staticUIDPrefix starts the uid of every `subscribe` subscription (compileStatic) and of no other: dynamic
-// uids are random hex. The prefix is what lets a log item tell, long after the Caddyfile line that made it
-// was removed, that it belongs to the operator.
-const staticUIDPrefix = "static_"
+import "github.com/sidehook/sidehook/matcher"
 
 // operatorOnly reports whether the log items of subscription uid belong to the operator alone. A static
 // subscription is the operator's even when its `client` names a tenant (so that the tenant's calls fire it):
@@ -13,7 +8,8 @@ const staticUIDPrefix = "static_"
 // operator's endpoint. Such items are shown and retried through the admin API only, never through the
 // management calls, whoever makes them.
 func (rt *handlerState) operatorOnly(uid string) bool {
-	if strings.HasPrefix(uid, staticUIDPrefix) {
+	// The uid alone tells a static subscription's items apart, even once its Caddyfile line was removed.
+	if matcher.IsStaticUID(uid) {
 		return true
 	}
 	sub, ok := rt.store.Index().Get(uid)

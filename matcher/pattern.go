@@ -21,6 +21,9 @@ const wildcardSegment = "*"
 // ServiceCall returns the last two dot-separated segments of method
 // (Otys.Services.CandidateService.update -> CandidateService.update); a method with at most one
 // dot is its own service call. It returns a substring of method, so it does not allocate.
+//
+// It is the only definition of the rule: patterns are matched against it, and proxy puts it in each event (the
+// payload's serviceCall), so a receiver sees the very name its subscription's pattern matched.
 func ServiceCall(method string) string {
 	last := strings.LastIndexByte(method, '.')
 	if last < 0 {

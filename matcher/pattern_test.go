@@ -14,11 +14,15 @@ func TestServiceCall(t *testing.T) {
 		{"a.b.c", "b.c"},
 		{"", ""},
 		{"a..b", ".b"},
+		{".x", ".x"},
 	}
 	for _, tt := range tests {
 		if got := ServiceCall(tt.method); got != tt.want {
 			t.Errorf("ServiceCall(%q) = %q, want %q", tt.method, got, tt.want)
 		}
+	}
+	if a := testing.AllocsPerRun(50, func() { _ = ServiceCall("a.b.c.d") }); a != 0 {
+		t.Errorf("ServiceCall allocates %v", a)
 	}
 }
 

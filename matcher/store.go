@@ -2,8 +2,6 @@ package matcher
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -135,7 +133,7 @@ func prepareStatic(subs []*Subscription) (map[string]*Subscription, error) {
 			return nil, fmt.Errorf("static subscription %d (%s %s): %w", i+1, sub.ServiceCall, sub.WebhookURL, err)
 		}
 		if sub.UID == "" {
-			sub.UID = staticUID(sub)
+			sub.UID = StaticUID(sub.ServiceCall, sub.WebhookURL, sub.ClientID, sub.UserID)
 		} else if !validUID(sub.UID) {
 			return nil, fmt.Errorf("static subscription %d: uid %q: want lowercase letters, digits, - and _", i+1, sub.UID)
 		}
@@ -145,17 +143,6 @@ func prepareStatic(subs []*Subscription) (map[string]*Subscription, error) {
 		static[sub.UID] = sub
 	}
 	return static, nil
-}
-
-// staticUID derives a UID from what identifies a static subscription, so every instance and every
-// restart gives it the same one.
-func staticUID(s *Subscription) string {
-	h := sha256.New()
-	for _, part := range []string{s.ServiceCall, s.WebhookURL, s.ClientID, s.UserID} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil)[:uidBytes])
 }
 
 // Index returns the current snapshot; never nil. Lock-free: it is one atomic load.

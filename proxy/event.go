@@ -1,12 +1,12 @@
 package proxy
 
-import "strings"
+import "github.com/sidehook/sidehook/matcher"
 
 // Event is one leaf call with its outcome, redacted, ready to become webhook bodies. Every byte in it
 // may be stored and sent: redaction has already happened.
 type Event struct {
 	Method      string // full method
-	ServiceCall string // last two dot-separated segments (docs/configuration.md#patterns)
+	ServiceCall string // matcher.ServiceCall(Method): the same rule patterns are matched by (docs/configuration.md#patterns)
 	Args        []byte // redacted params (JSON; "null" if absent)
 	Result      []byte // redacted result (nil when the call failed or no outcome was found)
 	Error       []byte // redacted error (nil when it succeeded or no outcome was found)
@@ -25,7 +25,7 @@ func (rd *Redactor) Event(c Call, o Outcome) Event {
 	session := rd.session(args)
 	ev := Event{
 		Method:       c.Method,
-		ServiceCall:  ServiceCall(c.Method),
+		ServiceCall:  matcher.ServiceCall(c.Method),
 		Args:         []byte(rd.redactArgs(args, session)),
 		ID:           c.ID,
 		Notification: c.Notification,
@@ -45,16 +45,4 @@ func outcomeRaw(b []byte) string {
 		return "null"
 	}
 	return string(b)
-}
-
-// ServiceCall returns the last two dot-separated segments of method (docs/configuration.md#patterns):
-// "Otys.Services.CandidateService.update" -> "CandidateService.update"; a method with at most one
-// dot is its own service call. It returns a substring, so it never allocates.
-func ServiceCall(method string) string {
-	last := strings.LastIndexByte(method, '.')
-	if last < 0 {
-		return method
-	}
-	prev := strings.LastIndexByte(method[:last], '.')
-	return method[prev+1:]
 }

@@ -118,21 +118,3 @@ func TestParseCopiesFromBody(t *testing.T) {
 		t.Fatalf("call changed with the body: %+v", c)
 	}
 }
-
-func TestServiceCall(t *testing.T) {
-	cases := map[string]string{
-		"Otys.Services.CandidateService.update": "CandidateService.update",
-		"aria2.addUri":                          "aria2.addUri",
-		"login":                                 "login",
-		"":                                      "",
-		".x":                                    ".x",
-	}
-	for in, want := range cases {
-		if got := ServiceCall(in); got != want {
-			t.Errorf("ServiceCall(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if a := testing.AllocsPerRun(50, func() { _ = ServiceCall("a.b.c.d") }); a != 0 {
-		t.Errorf("ServiceCall allocates %v", a)
-	}
-}

@@ -1,8 +1,10 @@
-// Package layering holds no code, only the test that keeps sidehook's packages layered.
+// Package layering holds no code, only the tests that keep sidehook's packages layered and each shared rule
+// defined once.
 //
 // caddymodule is the Caddy face and sits on top; proxy (reading JSON-RPC calls and building events), matcher
 // (patterns, subscriptions, secrets) and queue (durable storage and delivery) sit below it and know nothing of
 // Caddy's module system, so each can be tested and reasoned about alone. Two more rules keep the lower three
 // independent of each other where it matters: proxy does not reach the queue (it hands events up, it does not
-// store them), and the queue does not know how calls are matched (it delivers what it is given).
+// store them), and the queue does not know how calls are matched (it delivers what it is given). proxy may
+// import matcher, for the one rule both must apply alike: how a method is named by its service call.
 package layering
