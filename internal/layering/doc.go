@@ -5,6 +5,7 @@
 // (patterns, subscriptions, secrets) and queue (durable storage and delivery) sit below it and know nothing of
 // Caddy's module system, so each can be tested and reasoned about alone. Two more rules keep the lower three
 // independent of each other where it matters: proxy does not reach the queue (it hands events up, it does not
-// store them), and the queue does not know how calls are matched (it delivers what it is given). proxy may
-// import matcher, for the one rule both must apply alike: how a method is named by its service call.
+// store them), and the queue does not know how calls are matched or read (it delivers what it is given, so it
+// imports neither matcher nor proxy); matcher needs neither the queue nor proxy. proxy may import matcher, for
+// the one rule both must apply alike: how a method is named by its service call.
 package layering

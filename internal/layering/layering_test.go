@@ -16,8 +16,8 @@ const module = "github.com/sidehook/sidehook"
 // or through any chain of imports. See the package doc for why.
 var forbiddenImports = map[string][]string{
 	"proxy":   {"caddymodule", "queue"},
-	"matcher": {"caddymodule"},
-	"queue":   {"caddymodule", "matcher"},
+	"matcher": {"caddymodule", "queue", "proxy"},
+	"queue":   {"caddymodule", "matcher", "proxy"},
 }
 
 // TestPackagesImportOnlyDownwards asks `go list -deps` for the whole import graph of proxy, matcher and queue
