@@ -73,20 +73,30 @@ func TestDuplicatedMethodFiresNothingAndPassesThroughUntouched(t *testing.T) {
 // passedThrough reads caddy_sidehook_passed_through_total for reason from the admin endpoint's /metrics.
 func passedThrough(t *testing.T, reason string) float64 {
 	t.Helper()
+	v, found := metricSample(t, "caddy_sidehook_passed_through_total", reason)
+	if !found {
+		t.Fatalf("no passed_through_total{reason=%q} in /metrics", reason)
+	}
+	return v
+}
+
+// metricSample reads the sample of series with the given reason label from the admin endpoint's /metrics;
+// found is false when the series has no such sample (a reason is exported once something was counted for it).
+func metricSample(t *testing.T, series, reason string) (v float64, found bool) {
+	t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	re := regexp.MustCompile(`(?m)^caddy_sidehook_passed_through_total\{reason="` + regexp.QuoteMeta(reason) + `"\} (\S+)$`)
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `\{reason="` + regexp.QuoteMeta(reason) + `"\} (\S+)$`)
 	m := re.FindSubmatch(body)
 	if m == nil {
-		t.Fatalf("no passed_through_total{reason=%q} in /metrics:\n%s", reason, body)
+		return 0, false
 	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
+	if v, err = strconv.ParseFloat(string(m[1]), 64); err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return v, true
 }

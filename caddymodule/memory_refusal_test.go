@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -46,24 +45,9 @@ func TestMemoryBudgetRefusalWithALogoutFiresNothingAndFailsNothing(t *testing.T)
 	}
 }
 
-// eventsDropped reads caddy_sidehook_events_dropped_total for reason from /metrics; 0 when the series is absent
-// (a reason is only exported once something was dropped for it).
+// eventsDropped reads caddy_sidehook_events_dropped_total for reason; 0 when nothing was dropped for it.
 func eventsDropped(t *testing.T, reason string) float64 {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	re := regexp.MustCompile(`(?m)^caddy_sidehook_events_dropped_total\{reason="` + regexp.QuoteMeta(reason) + `"\} (\S+)$`)
-	m := re.FindSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	var v float64
-	if _, err := fmt.Sscan(string(m[1]), &v); err != nil {
-		t.Fatal(err)
-	}
+	v, _ := metricSample(t, "caddy_sidehook_events_dropped_total", reason)
 	return v
 }
