@@ -22,8 +22,9 @@ const enqueueTimeout = 10 * time.Second
 // fireHeld turns the held response into events and stores them, before the caller releases the response: that
 // order is the at-least-once promise. resp, when not nil, is the response to pair with (a merged management
 // answer); otherwise the held body is used. Every copy is reserved in mem before it is made; without room the
-// response goes out unobserved (memory_budget). Nothing here may break the call: a panic is logged and counted.
-func (rt *handlerState) fireHeld(r *http.Request, req *proxy.Request, plan *firingPlan, holder *proxy.Holder, resp []byte, mem *callMemory) {
+// response goes out unobserved (memory_budget). The events go to the queue the call has held since before it
+// called the upstream. Nothing here may break the call: a panic is logged and counted.
+func (rt *handlerState) fireHeld(r *http.Request, req *proxy.Request, plan *firingPlan, holder *proxy.Holder, resp []byte, mem *callMemory, held heldQueue) {
 	defer func() {
 		if v := recover(); v != nil {
 			rt.metrics.eventsDropped.WithLabelValues("internal_error").Inc()
@@ -70,22 +71,21 @@ func (rt *handlerState) fireHeld(r *http.Request, req *proxy.Request, plan *firi
 	if len(msgs) == 0 {
 		return
 	}
-	rt.enqueue(r.Context(), msgs)
+	rt.enqueue(r.Context(), held, msgs)
 }
 
-// enqueue stores messages durably; on failure it logs and counts, and the call goes on (fail open).
-func (rt *handlerState) enqueue(ctx context.Context, msgs []queue.Message) {
-	entry, release, err := rt.app.useQueue(rt.queueDir)
-	if err != nil {
+// enqueue stores messages durably in the call's held queue; on failure it logs and counts, and the call goes
+// on (fail open).
+func (rt *handlerState) enqueue(ctx context.Context, held heldQueue, msgs []queue.Message) {
+	if held.err != nil {
 		rt.metrics.eventsDropped.WithLabelValues("queue_unavailable").Add(float64(len(msgs)))
-		rt.logger.Error("queue unavailable; events dropped", zap.Int("events", len(msgs)), zap.Error(err))
+		rt.logger.Error("queue unavailable; events dropped", zap.Int("events", len(msgs)), zap.Error(held.err))
 		return
 	}
-	defer release()
 	// The client may hang up while we store: the upstream did the work, so the event must still be stored.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 	defer cancel()
-	res, err := entry.q.Enqueue(ctx, msgs)
+	res, err := held.entry.q.Enqueue(ctx, msgs)
 	if errors.Is(err, queue.ErrDiskFull) {
 		rt.metrics.eventsDropped.WithLabelValues("disk_full").Add(float64(len(msgs)))
 		warnDiskFull(rt.logger, rt.queueDir, len(msgs))

@@ -29,8 +29,10 @@ type rewriteHeld func(holder *proxy.Holder) (body []byte, ok bool)
 // answered; otherwise its body is fired and replaces the held one.
 func (h *Handler) holdFireRelease(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, req *proxy.Request, plan *firingPlan, mem *callMemory, rewrite rewriteHeld) error {
 	rt := &h.rt
+	var held heldQueue
 	if plan != nil {
-		defer rt.holdQueue()() // the events are stored after the upstream answers, maybe after a reload
+		held = rt.holdQueue() // the events are stored after the upstream answers, maybe after a reload
+		defer held.release()
 	}
 	holder := proxy.NewHolder(w, rt.maxBody, rt.app.budget)
 	defer holder.ReleaseOnPanic() // an aborted response still reaches the client as it stands and frees its budget
@@ -40,7 +42,7 @@ func (h *Handler) holdFireRelease(w http.ResponseWriter, r *http.Request, next c
 	err := next.ServeHTTP(holder, r)
 	if rewrite == nil {
 		if plan != nil && (err == nil || holder.Status() != 0) {
-			rt.fireHeld(r, req, plan, holder, nil, mem)
+			rt.fireHeld(r, req, plan, holder, nil, mem, held)
 		}
 	} else {
 		body, ok := rewrite(holder)
@@ -49,7 +51,7 @@ func (h *Handler) holdFireRelease(w http.ResponseWriter, r *http.Request, next c
 			return err
 		}
 		if plan != nil {
-			rt.fireHeld(r, req, plan, holder, body, mem)
+			rt.fireHeld(r, req, plan, holder, body, mem, held)
 		}
 		holder.ReplaceBody(body)
 	}

@@ -65,14 +65,22 @@ func (a *App) useQueue(dir string) (*queueEntry, func(), error) {
 	return a.borrow(dir)
 }
 
-// holdQueue takes a usage of the handler's queue for the rest of an observed call (see useQueue). It returns
-// the release, a no-op when the queue cannot be had: the enqueue will then report and count the failure.
-func (rt *handlerState) holdQueue() func() {
-	_, release, err := rt.app.useQueue(rt.queueDir)
+// heldQueue is a usage of the handler's queue held for the rest of an observed call (see useQueue): the call's
+// events are stored through entry. When the queue could not be had, err says why and release does nothing;
+// the enqueue then reports and counts the failure.
+type heldQueue struct {
+	entry   *queueEntry
+	release func()
+	err     error
+}
+
+// holdQueue takes the observed call's usage of its queue, before it calls the upstream.
+func (rt *handlerState) holdQueue() heldQueue {
+	entry, release, err := rt.app.useQueue(rt.queueDir)
 	if err != nil {
-		return func() {}
+		return heldQueue{release: func() {}, err: err}
 	}
-	return release
+	return heldQueue{entry: entry, release: release}
 }
 
 // endUse ends a usage taken from this App's own reference; the last one after Stop gives the reference back.

@@ -74,9 +74,6 @@ func (b *Budget) Return(n int64) {
 	b.used.Add(-n)
 }
 
-func (b *Budget) take(n int64) bool { return b.Reserve(n) }
-func (b *Budget) give(n int64)      { b.Return(n) }
-
 // Used reports the bytes currently reserved, for metrics and tests.
 func (b *Budget) Used() int64 {
 	if b == nil {
@@ -201,7 +198,7 @@ func (h *Holder) grow(need int64) bool {
 	}
 	newCap = min(newCap, max(h.max, need))
 	cost := (newCap - have) * h.costPerByte
-	if !h.budget.take(cost) {
+	if !h.budget.Reserve(cost) {
 		h.budgetRefused = true
 		return false
 	}
@@ -223,7 +220,7 @@ func (h *Holder) spill() error {
 	}
 	held := h.body
 	h.body = nil
-	h.budget.give(h.taken)
+	h.budget.Return(h.taken)
 	h.taken = 0
 	if len(held) == 0 {
 		return nil
@@ -295,7 +292,7 @@ func (h *Holder) Release() error {
 	}
 	h.released = true
 	defer func() {
-		h.budget.give(h.taken)
+		h.budget.Return(h.taken)
 		h.taken = 0
 	}()
 	if !h.wroteHeader {

@@ -25,7 +25,7 @@ func (h *Holder) ReleaseOnPanic() {
 // errors are ignored: the connection is being torn down anyway, and the client gets what it can.
 func (h *Holder) abort() {
 	defer func() {
-		h.budget.give(h.taken)
+		h.budget.Return(h.taken)
 		h.taken = 0
 	}()
 	if h.overflowed || h.released {
