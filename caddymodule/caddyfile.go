@@ -216,25 +216,17 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser) error {
 		}
 		h.FireNotifications = true
 	case "max_body":
-		v, err := oneArg(d)
+		size, err := sizeArg(d)
 		if err != nil {
 			return err
 		}
-		size, err := humanize.ParseBytes(v)
-		if err != nil || size == 0 {
-			return d.Errf("max_body: bad size %q", v)
-		}
-		h.MaxBody = int64(size)
+		h.MaxBody = size
 	case "memory_budget":
-		v, err := oneArg(d)
+		size, err := sizeArg(d)
 		if err != nil {
 			return err
 		}
-		size, err := humanize.ParseBytes(v)
-		if err != nil || size == 0 {
-			return d.Errf("memory_budget: bad size %q", v)
-		}
-		h.MemoryBudget = int64(size)
+		h.MemoryBudget = size
 	case "delivery":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -456,6 +448,20 @@ func intArg(d *caddyfile.Dispenser) (int, error) {
 		return 0, d.Errf("%s: want a whole number >= 0, got %q", name, v)
 	}
 	return n, nil
+}
+
+// sizeArg reads one byte size greater than zero, with an optional unit (10MiB, 64MB).
+func sizeArg(d *caddyfile.Dispenser) (int64, error) {
+	name := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	size, err := humanize.ParseBytes(v)
+	if err != nil || size == 0 {
+		return 0, d.Errf("%s: bad size %q", name, v)
+	}
+	return int64(size), nil
 }
 
 func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
