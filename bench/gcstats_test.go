@@ -1,7 +1,11 @@
 package main
 
 import (
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -46,5 +50,28 @@ func TestGCRatesPerThousandCalls(t *testing.T) {
 	}
 	if newGCRates().line(nil) != "" {
 		t.Fatal("no pairs sampled should print nothing")
+	}
+}
+
+// gcSampleOf reads an instance's admin /metrics; an endpoint that answers something else gives an
+// incomplete sample, which gcRates then leaves out.
+func TestGCSampleOfReadsAdminMetrics(t *testing.T) {
+	var metrics atomic.Pointer[string]
+	metrics.Store(new(sampleMetrics))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(*metrics.Load()))
+	}))
+	defer srv.Close()
+	in := &instance{admin: srv.Listener.Addr().(*net.TCPAddr).Port}
+	if s := in.gcSampleOf(); !s.complete || s.cycles != 45 {
+		t.Fatalf("got %+v, want 45 cycles, complete", s)
+	}
+	metrics.Store(new("404 page not found"))
+	if s := in.gcSampleOf(); s.complete {
+		t.Fatalf("got %+v from an answer without metrics, want incomplete", s)
 	}
 }
