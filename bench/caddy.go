@@ -75,7 +75,8 @@ func sidehookBlock(queueDir, pattern, hookURL, deliveryLines string) string {
 	}`, queueDir, pattern, hookURL, benchSecret, deliveryLines)
 }
 
-func startInstance(name, bin, root, upstreamAddr string, block func(in *instance) string) (*instance, error) {
+// env is added to the process's environment (the GC control runs a bare Caddy with GOGC=1000).
+func startInstance(name, bin, root, upstreamAddr string, block func(in *instance) string, env ...string) (*instance, error) {
 	in := &instance{name: name, bin: bin, dir: filepath.Join(root, name), done: make(chan struct{})}
 	if err := os.MkdirAll(in.dir, 0o755); err != nil {
 		return nil, err
@@ -99,6 +100,7 @@ func startInstance(name, bin, root, upstreamAddr string, block func(in *instance
 	in.cmd = exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	in.cmd.Stdout, in.cmd.Stderr = logf, logf
 	in.cmd.Env = append(os.Environ(), "HOME="+in.dir, "XDG_DATA_HOME="+filepath.Join(in.dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(in.dir, "config"))
+	in.cmd.Env = append(in.cmd.Env, env...)
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := in.cmd.Start(); err != nil {
 		return nil, err

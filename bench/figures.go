@@ -102,6 +102,14 @@ func newBench(o options, bin, work, outDir string, startServing bool) (*bench, e
 		}
 		b.serving[name] = in
 	}
+	if o.gcControl {
+		in, err := startInstance(gcControlName, bin, work, b.upAddr, func(*instance) string { return "" }, "GOGC=1000")
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		b.serving[gcControlName] = in
+	}
 	// Every instance answers once before anything is measured.
 	for name, in := range b.serving {
 		if ok, errs := fill(in.addr(), callBody, 200, 4); errs > 0 || ok != 200 {
@@ -123,7 +131,7 @@ func (b *bench) settleWait() time.Duration {
 func (b *bench) hook(name string) string { return fmt.Sprintf("http://%s/hook/%s", b.rcAddr, name) }
 
 func (b *bench) stopServing() {
-	for _, name := range []string{"bare", "bare2", "unmatched", "paused", "delivered"} {
+	for _, name := range []string{"bare", "bare2", "unmatched", "paused", "delivered", gcControlName} {
 		if in := b.serving[name]; in != nil && b.report != nil {
 			b.report.errorLog(in)
 		}
@@ -153,16 +161,22 @@ func (b *bench) throughputAndLatency(r *report) error {
 	b.report = r
 	bare := b.serving["bare"]
 	cands := []struct{ key, name string }{{"aa", "bare2"}, {"unmatched", "unmatched"}, {"paused", "paused"}, {"delivered", "delivered"}}
+	if b.o.gcControl {
+		cands = append(cands, struct{ key, name string }{"gogc", gcControlName})
+	}
 	tput := map[string][]float64{}
+	gc := newGCRates()
 	var deliveredLag []float64
 	for i := 0; i < b.o.pairs; i++ {
 		for _, c := range cands {
 			in := b.serving[c.name]
 			before := b.rc.sinks["delivered"].count.Load()
+			gcBare, gcCand := bare.gcSampleOf(), in.gcSampleOf()
 			ra, rb, err := runPair(bare.addr(), in.addr(), callBody, b.o.conns, b.o.duration, i%2 == 0)
 			if err != nil {
 				return fmt.Errorf("throughput pair %s: %w", c.key, err)
 			}
+			gc.add(c.key, gcBare, bare.gcSampleOf(), gcCand, in.gcSampleOf(), ra.OK, rb.OK)
 			if ra.OK == 0 || rb.OK == 0 {
 				r.broke(fmt.Sprintf("throughput %s: bare %d ok/%d errors, candidate %d ok/%d errors", c.key, ra.OK, ra.Errors, rb.OK, rb.Errors))
 				continue
@@ -187,6 +201,7 @@ func (b *bench) throughputAndLatency(r *report) error {
 		}
 	}
 	r.throughput = tput
+	r.gc = gc
 	r.deliveredShare = deliveredLag
 
 	added := map[string][]float64{}

@@ -37,6 +37,7 @@ type options struct {
 	profile     time.Duration
 	allocs      bool
 	memTrace    bool
+	gcControl   bool
 	out         string
 	dir         string
 	keep        bool
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.c2dRate, "c2d-rate", 1000, "matched calls/s in the call-to-delivery run")
 	flag.DurationVar(&o.profile, "profile", 0, "CPU profile length per profiled instance, 0 = default (10s, short 2s), negative = none")
 	flag.BoolVar(&o.memTrace, "mem-trace", false, "print the memory figure's anonymous and mapped-file resident sizes every 250 ms")
+	flag.BoolVar(&o.gcControl, "gc-control", false, "also pair bare reverse_proxy run with GOGC=1000 against bare (info row: how much of figure 1 a rarer GC alone gives)")
 	flag.BoolVar(&o.allocs, "allocs", true, "run the handler's allocation benchmark (go test -bench)")
 	flag.StringVar(&o.out, "out", "", "also write the results (markdown) to this file; profiles go next to it")
 	flag.StringVar(&o.dir, "dir", "", "work directory (default: a fresh temporary one, removed at the end)")

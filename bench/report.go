@@ -56,7 +56,8 @@ type report struct {
 	elapsed time.Duration
 	broken  string
 
-	throughput     map[string][]float64 // aa, unmatched, paused, delivered: candidate/bare per pair
+	throughput     map[string][]float64 // aa, unmatched, paused, delivered (and gogc with -gc-control): candidate/bare per pair
+	gc             *gcRates             // the GC cycles of both sides of the throughput pairs
 	deliveredShare []float64
 	addedP99       map[string][]float64 // ms
 	p99            map[string][]float64 // candidate p99, ms
@@ -247,6 +248,9 @@ func (r *report) markdown() string {
 	} else {
 		fmt.Fprintf(&b, "- latency A/A control adds %+.2f ms (within 1 ms): the added p99 latencies hold\n", latAA)
 	}
+	if r.gc != nil {
+		b.WriteString(r.gc.line(map[string]string{"aa": "A/A copy", "unmatched": "unmatched", "paused": "paused", "delivered": "delivered", "gogc": "bare with GOGC=1000"}))
+	}
 	b.WriteString("\n| # | figure | baseline (same run) | median | spread (min … max) | bar | verdict |\n|---|---|---|---|---|---|---|\n")
 	tp := func(n, key, what string, bar float64) {
 		v := r.throughput[key]
@@ -269,6 +273,9 @@ func (r *report) markdown() string {
 	tp("1", "unmatched", "throughput, sidehook, no subscription matches", 0.97)
 	tp("2", "paused", "throughput, every call matched and queued, delivery paused", 0.85)
 	tp("3", "delivered", fmt.Sprintf("throughput, every call matched, queued and delivered (deliveries made during the pair: %.0f%% of the calls, median)", 100*median(r.deliveredShare)), 0.5)
+	if v := r.throughput["gogc"]; len(v) > 0 {
+		fmt.Fprintf(&b, "| info | throughput, bare reverse_proxy run with GOGC=1000 (a heap goal like sidehook's: how much of figure 1 a rarer GC alone gives) | bare reverse_proxy | %.3f | %s | - | - |\n", median(v), spread(v, "%.3f"))
+	}
 	for _, k := range []struct{ key, what string }{{"aa", "added p99 latency, A/A control (bare vs bare)"}, {"unmatched", "added p99 latency per call, no match"}, {"paused", "added p99 latency per call, matched and queued"}} {
 		v := r.addedP99[k.key]
 		m := median(v)
