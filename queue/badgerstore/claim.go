@@ -38,6 +38,9 @@ func (s *Store) Claim(dest string, now int64, max int) ([]store.Job, int64, erro
 		orphans [][]byte
 	)
 	err := s.db.View(func(txn *badger.Txn) error {
+		if s.inScan != nil {
+			s.inScan()
+		}
 		prefix := jobDestPrefix(dest)
 		it := keyIterator(txn, prefix)
 		defer it.Close()

@@ -37,6 +37,10 @@ type Store struct {
 	maintenance        atomic.Int64
 	maintenanceChanged chan struct{}
 
+	// inScan, when set (tests only), runs inside every Claim once its snapshot is taken: the
+	// moment a concurrent commit is invisible to the scan.
+	inScan func()
+
 	// ops counts the calls running against Badger, which Close waits for before it closes it.
 	ops       sync.Mutex
 	opsCount  int
