@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func openStore(t testing.TB, dir string) *Store {
 // testPolicy keeps logs an hour, with no daily limit.
 var testPolicy = store.Policy{KeepLogs: time.Hour, PendingSpan: time.Hour}
 
-var idCounter = time.Now().UnixNano()
+var idCounter atomic.Uint64
 
 const testURL = "http://127.0.0.1:1/hook"
 
@@ -54,8 +55,7 @@ func newID() string {
 		out[i] = crockford[ms&31]
 		ms >>= 5
 	}
-	idCounter++
-	n := uint64(idCounter)
+	n := idCounter.Add(1)
 	for i := 25; i >= 10; i-- {
 		out[i] = crockford[n&31]
 		n >>= 5
