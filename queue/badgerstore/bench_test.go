@@ -17,13 +17,6 @@ var benchPolicy = store.Policy{KeepLogs: 30 * 24 * time.Hour, PendingSpan: 36 * 
 // included; cpu-µs/job is the process's CPU time, every goroutine counted). "each" records every outcome on its own, as attempts ending one by one do;
 // "batch" records the 8 claimed together, as an engine grouping its commits does.
 func BenchmarkClaimRecord(b *testing.B) {
-	benchClaimRecord(b)
-}
-
-// benchProfile, when set, starts a profile of the drain alone (it stops it at cleanup).
-var benchProfile func(b *testing.B)
-
-func benchClaimRecord(b *testing.B) {
 	for _, mode := range []struct {
 		name  string
 		batch bool
@@ -48,9 +41,6 @@ func benchClaimRecord(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := processCPU()
-			if benchProfile != nil {
-				benchProfile(b)
-			}
 			drained := 0
 			for drained < b.N {
 				jobs, _, err := s.Claim(dest, time.Now().UnixNano(), 8)
