@@ -37,13 +37,6 @@ func (s *Store) Claim(dest string, now int64, max int) ([]store.Job, int64, erro
 		next    int64
 		orphans [][]byte
 	)
-	// The cursor moves once, to the last job claimed, when the scan ends (advance caps it at low
-	// then, which is never less safe than capping at each claim).
-	defer func() {
-		if n := len(jobs); n > 0 {
-			s.claims.advance(p, jobKey(dest, jobs[n-1].Due, jobs[n-1].ID))
-		}
-	}()
 	err := s.db.View(func(txn *badger.Txn) error {
 		if s.inScan != nil {
 			s.inScan()
@@ -94,6 +87,7 @@ func (s *Store) Claim(dest string, now int64, max int) ([]store.Job, int64, erro
 			case job == nil:
 				s.claims.end(id) // a key the snapshot still holds and the record has moved on from
 			default:
+				s.claims.advance(p, it.Item().KeyCopy(nil))
 				jobs = append(jobs, *job)
 			}
 		}
@@ -103,7 +97,6 @@ func (s *Store) Claim(dest string, now int64, max int) ([]store.Job, int64, erro
 		for _, j := range jobs {
 			s.claims.lose(j.ID, j.Dest, j.Due)
 		}
-		jobs = nil
 		return nil, 0, fmt.Errorf("claim jobs of %s: %w", dest, err)
 	}
 	s.dropOrphans(orphans)

@@ -94,9 +94,7 @@ func writeOutcome(txn *badger.Txn, o *store.Outcome, p store.Policy) (written, e
 		return written{}, err
 	}
 	if prev.NextAttempt != 0 {
-		// The key from the claim's destination: parsing the URL again was an allocation-heavy
-		// tenth of a drain's Record.
-		if err := txn.Delete(jobKey(o.Job.Dest, prev.NextAttempt, prev.ID)); err != nil {
+		if err := txn.Delete(prev.jobKey()); err != nil {
 			return written{}, fmt.Errorf("delete job %s: %w", prev.ID, err)
 		}
 	}
@@ -110,7 +108,7 @@ func writeOutcome(txn *badger.Txn, o *store.Outcome, p store.Policy) (written, e
 		next.Status, next.NextAttempt, next.Processed = store.StatusRetrying, o.NextDue, 0
 		var reindex bool
 		next.IndexExpires, reindex = pendingIndex(p, prev.IndexExpires, o.NextDue)
-		if err := txn.SetEntry(badger.NewEntry(jobKey(o.Job.Dest, next.NextAttempt, next.ID), nil)); err != nil {
+		if err := txn.SetEntry(badger.NewEntry(next.jobKey(), nil)); err != nil {
 			return written{}, fmt.Errorf("reschedule job %s: %w", next.ID, err)
 		}
 		return written{nextDue: o.NextDue}, setState(txn, &next, 0, reindex)
