@@ -164,9 +164,11 @@ func TestOutcomeRecordedDuringAScanIsNotClaimedAgain(t *testing.T) {
 
 // A job whose outcome could not be recorded stays where it was, behind the cursor once a later job
 // was claimed, and is announced again lostRetry later, not at once; the Claim after that finds it.
+// lostRetry is an hour here, and the test fires its timer itself: a short one could fire before the
+// "not at once" checks on a loaded machine.
 func TestLostOutcomeIsDueAgainAfterLostRetry(t *testing.T) {
 	s := openStore(t, "")
-	s.claims.lostRetry = 50 * time.Millisecond
+	s.claims.lostRetry = time.Hour
 	var announced atomic.Int64
 	s.Watch(func(string, int64) { announced.Add(1) })
 	now := time.Now().UnixNano()
@@ -188,6 +190,16 @@ func TestLostOutcomeIsDueAgainAfterLostRetry(t *testing.T) {
 	}
 	if _, ids := claimIDs(t, s, now+1, 10); len(ids) != 0 {
 		t.Fatalf("claimed %v before the lost job was announced again, want nothing: it is behind the cursor", ids)
+	}
+	s.claims.mu.Lock()
+	st := s.claims.dests[store.Destination(testURL)]
+	scheduled := st != nil && st.lostSet && st.lostTimer != nil
+	if scheduled {
+		st.lostTimer.Reset(0) // lostRetry has passed
+	}
+	s.claims.mu.Unlock()
+	if !scheduled {
+		t.Fatal("no lost-retry timer for the job")
 	}
 	waitFor(t, 5*time.Second, func() bool { return announced.Load() > before })
 	if _, ids := claimIDs(t, s, now+1, 10); len(ids) != 1 || ids[0] != a.ID {
