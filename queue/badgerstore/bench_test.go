@@ -71,3 +71,25 @@ func BenchmarkClaimRecord(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEnqueue is the store's share of a matched call (figure 1): one 2 KiB event per
+// Enqueue from concurrent callers, durable when it returns.
+func BenchmarkEnqueue(b *testing.B) {
+	s := openStore(b, "")
+	body := body2K()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ev := newEvent(testURL)
+			ev.Body = body
+			if _, err := s.Enqueue(b.Context(), []store.Event{ev}, time.Now(), benchPolicy); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/event")
+}
