@@ -7,5 +7,7 @@
 // independent of each other where it matters: proxy does not reach the queue (it hands events up, it does not
 // store them), and the queue does not know how calls are matched or read (it delivers what it is given, so it
 // imports neither matcher nor proxy); matcher needs neither the queue nor proxy. proxy may import matcher, for
-// the one rule both must apply alike: how a method is named by its service call.
+// the one rule both must apply alike: how a method is named by its service call. Inside the queue, the storage
+// seam queue/store imports nothing of the project, and the stores built on it (badgerstore) and its
+// conformance suite (storetest) import only it.
 package layering

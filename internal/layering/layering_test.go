@@ -20,6 +20,45 @@ var forbiddenImports = map[string][]string{
 	"queue":   {"caddymodule", "matcher", "proxy"},
 }
 
+// allowedImports lists, per package of the module that stands on a narrow base, the only packages of the
+// module it may import, directly or through any chain of imports. The queue's storage seam is one: queue/store
+// is the contract and imports nothing of the project, so that any store (and any engine) can be built on it
+// alone; badgerstore and storetest know the contract and nothing else, so a store never reaches into the
+// delivery engine it serves. (queue may import all three.)
+var allowedImports = map[string][]string{
+	"queue/store":           {},
+	"queue/store/storetest": {"queue/store"},
+	"queue/badgerstore":     {"queue/store"},
+}
+
+// TestSeamPackagesImportOnlyTheirBase asks `go list -deps` for the import graph of allowedImports' packages and
+// fails, naming the chain of imports, when one of them reaches a package of the module it is not allowed.
+func TestSeamPackagesImportOnlyTheirBase(t *testing.T) {
+	var pkgs []string
+	for pkg := range allowedImports {
+		pkgs = append(pkgs, pkg)
+	}
+	graph := importGraph(t, pkgs...)
+	for pkg, allowed := range allowedImports {
+		from := module + "/" + pkg
+		if _, ok := graph[from]; !ok {
+			t.Fatalf("go list did not report %s: has the package moved? update allowedImports", from)
+		}
+		ok := map[string]bool{from: true}
+		for _, a := range allowed {
+			ok[module+"/"+a] = true
+		}
+		for dep := range graph {
+			if !strings.HasPrefix(dep, module+"/") || ok[dep] {
+				continue
+			}
+			if chain := importChain(graph, from, dep); chain != nil {
+				t.Errorf("%s may import only %v of the module, but reaches %s: %s", pkg, allowed, dep, strings.Join(chain, " -> "))
+			}
+		}
+	}
+}
+
 // TestPackagesImportOnlyDownwards asks `go list -deps` for the whole import graph of proxy, matcher and queue
 // and fails, naming the chain of imports, when one of them reaches a package forbiddenImports denies it.
 // Test files are not part of the graph: a test may import what it needs to set up its world.
