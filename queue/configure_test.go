@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/sidehook/sidehook/queue/store/memstore"
 )
 
 func TestReconfigureKeepsEveryJobOnce(t *testing.T) {
@@ -13,7 +15,7 @@ func TestReconfigureKeepsEveryJobOnce(t *testing.T) {
 		<-time.After(2 * time.Millisecond) // a receiver with some latency
 		w.WriteHeader(http.StatusOK)
 	})
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	cfg := testConfig()
 	cfg.Workers, cfg.PerDestination = 1, 1
 	q.Configure(cfg, newFakeEndpoints())
@@ -55,10 +57,7 @@ func TestReconfigureKeepsEveryJobOnce(t *testing.T) {
 }
 
 func TestClosedQueueRefusesEnqueue(t *testing.T) {
-	q, err := Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := New(memstore.New(), nil)
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +71,7 @@ func TestClosedQueueRefusesEnqueue(t *testing.T) {
 }
 
 func TestEnqueueCanceledContext(t *testing.T) {
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := q.Enqueue(ctx, []Message{newMessage("http://127.0.0.1:1/")}); !errors.Is(err, context.Canceled) {

@@ -15,7 +15,7 @@ func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
 		}
 	})
 	fast := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	// Close (cleanup) must not wait for the hanging receiver's timeout.
 	t.Cleanup(func() { close(release) })
 	cfg := testConfig()
@@ -56,7 +56,7 @@ func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
 
 func TestPausedStoresWithoutDelivering(t *testing.T) {
 	rc := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	cfg := testConfig()
 	cfg.Paused = true
 	q.Configure(cfg, newFakeEndpoints())

@@ -1,0 +1,65 @@
+package queue
+
+import (
+	"math/rand/v2"
+
+	"github.com/sidehook/sidehook/queue/store"
+)
+
+// work is a worker: it makes the attempt of job, whose slot the scheduler took, hands the outcome
+// to the recorder, and goes on with its destination's next claimed-ahead job while it may keep
+// the slot. A busy destination's jobs thus flow from one attempt to the next without a scheduler
+// pass or a new goroutine each.
+func (s *scheduler) work(job store.Job) {
+	defer s.attempts.Done()
+	for {
+		cfg := s.q.config()
+		ep := s.q.endpoints.Load().ep
+		res := s.q.deliver(cfg, ep, &job)
+		s.observe(job.Dest, res)
+		done := finished{
+			outcome: decide(cfg, job, res, cfg.Now(), rand.Float64()),
+			res:     res,
+			cfg:     cfg,
+			ep:      ep,
+		}
+		// The slot is handed on or freed before the outcome goes to the recorder, so that an
+		// outcome recorded is never still counted as in flight.
+		next, more := s.handOver(job.Dest)
+		s.q.recorder.submit(done)
+		if !more {
+			return
+		}
+		job = next
+	}
+}
+
+// handOver ends an attempt of dest: the worker keeps its slot for dest's next claimed-ahead job
+// when the limits (which Configure may have lowered) and the queue's state allow, or frees it. The
+// outcome now waits for its Record (committing).
+func (s *scheduler) handOver(dest string) (store.Job, bool) {
+	current := s.q.config() // Configure may have run during the attempt
+	writable := s.q.st.Writable()
+	s.mu.Lock()
+	s.committing++
+	d := s.dests[dest]
+	if len(d.ahead) > 0 && writable && !current.Paused && !s.q.closed.Load() && !d.breaker.open() &&
+		d.running <= current.PerDestination && s.running <= current.Workers {
+		next := d.ahead[0]
+		d.ahead[0] = store.Job{}
+		d.ahead = d.ahead[1:]
+		s.ahead--
+		// Top up once half of the jobs claimed ahead are taken: claims come in batches.
+		topUp := len(d.ahead) <= aheadCap(current)/2 && d.due != noDue
+		s.mu.Unlock()
+		if topUp {
+			s.wake()
+		}
+		return next, true
+	}
+	d.running--
+	s.running--
+	s.mu.Unlock()
+	s.wake()
+	return store.Job{}, false
+}
