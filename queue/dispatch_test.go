@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
+// A destination whose every slot hangs keeps its own jobs waiting and no other's: the scheduler never visits
+// it for work while it is saturated, and another destination's jobs are delivered meanwhile.
+func TestASaturatedDestinationNeverDelaysAnother(t *testing.T) {
 	release := make(chan struct{})
 	hanging := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		select {
