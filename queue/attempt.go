@@ -43,7 +43,11 @@ func (s *scheduler) handOver(dest string) (store.Job, bool) {
 	s.mu.Lock()
 	s.committing++
 	d := s.dests[dest]
-	if len(d.ahead) > 0 && writable && !current.Paused && !s.q.closed.Load() && !d.breaker.open() &&
+	// While Workers is what limits, a slot goes back to the scheduler when another destination has
+	// jobs claimed ahead: it gives it to the destination with the fewest attempts running, so a
+	// busy destination's backlog cannot keep the others' jobs waiting.
+	yield := s.running >= current.Workers && s.ahead > len(d.ahead)
+	if len(d.ahead) > 0 && writable && !current.Paused && !s.q.closed.Load() && !d.breaker.open() && !yield &&
 		d.running <= current.PerDestination && s.running <= current.Workers {
 		next := d.ahead[0]
 		d.ahead[0] = store.Job{}

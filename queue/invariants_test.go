@@ -222,3 +222,30 @@ func TestCloseWaitsForAttemptsInFlight(t *testing.T) {
 		t.Errorf("after Close the log says %q (found %v, %v); want the attempt's outcome recorded", item.Status, ok, err)
 	}
 }
+
+// When Workers is what limits, a destination with a long backlog gives its slots up to another
+// destination's jobs as they finish, instead of keeping them until its backlog is drained.
+func TestABusyDestinationYieldsWorkersToAnother(t *testing.T) {
+	var c concurrency
+	busy := slowReceiver(t, &c)
+	other := newReceiver(t, statuses(200))
+	q := newTestQueue(t)
+	cfg := testConfig()
+	cfg.Workers, cfg.PerDestination = 4, 4
+	q.Configure(cfg, newFakeEndpoints())
+	const backlog = 400
+	var msgs []Message
+	for range backlog {
+		msgs = append(msgs, newMessage(busy.srv.URL))
+	}
+	enqueue(t, q, msgs...)
+	waitFor(t, 5*time.Second, func() bool { return busy.count() >= 4 })
+	late := newMessage(other.srv.URL)
+	enqueue(t, q, late)
+	waitFor(t, 20*time.Second, statusIs(t, q, late.ID, StatusDelivered))
+	// With the slot handed back, the other job goes within a few of the busy destination's attempts;
+	// without, it waits until the busy destination's claimed-ahead jobs happen to run out.
+	if n := busy.count(); n >= backlog/10 {
+		t.Errorf("the other destination's job waited for %d of the busy destination's attempts", n)
+	}
+}
