@@ -46,7 +46,7 @@ func (s *scheduler) handOver(dest string) (store.Job, bool) {
 	// While Workers is what limits, a slot goes back to the scheduler when another destination has
 	// jobs claimed ahead: it gives it to the destination with the fewest attempts running, so a
 	// busy destination's backlog cannot keep the others' jobs waiting.
-	yield := s.running >= current.Workers && s.ahead > len(d.ahead)
+	yield := s.running >= current.Workers && s.ahead > len(d.ahead) && s.anotherWaitsForAWorker(current, d)
 	if len(d.ahead) > 0 && writable && !current.Paused && !s.q.closed.Load() && !d.breaker.open() && !yield &&
 		d.running <= current.PerDestination && s.running <= current.Workers {
 		next := d.ahead[0]
@@ -66,4 +66,15 @@ func (s *scheduler) handOver(dest string) (store.Job, bool) {
 	s.mu.Unlock()
 	s.wake()
 	return store.Job{}, false
+}
+
+// anotherWaitsForAWorker reports whether a destination other than d has a job claimed ahead and a
+// free slot of its own: only Workers keeps it waiting. s.mu is held.
+func (s *scheduler) anotherWaitsForAWorker(cfg *Config, d *destination) bool {
+	for _, other := range s.dests {
+		if other != d && len(other.ahead) > 0 && other.running < other.limit(cfg) {
+			return true
+		}
+	}
+	return false
 }
