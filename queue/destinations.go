@@ -124,10 +124,21 @@ func (s *scheduler) releaseAheadOf(dest string) {
 	s.releaseAheadWhere(func(d string, _ store.Job) bool { return d == dest })
 }
 
-// releaseClaimedAhead gives back the job of id if it is claimed ahead, so that a Retry of it does
-// not wait for its turn.
-func (s *scheduler) releaseClaimedAhead(id string) {
+// holdForRetry keeps the job of id from being claimed by this engine until the returned function
+// is called, and gives it back if it is claimed ahead now: the store's Retry then waits only for
+// an attempt in flight, never for a job that merely waits for a slot.
+func (s *scheduler) holdForRetry(id string) (release func()) {
+	s.mu.Lock()
+	s.held[id]++
+	s.mu.Unlock()
 	s.releaseAheadWhere(func(_ string, j store.Job) bool { return j.ID == id })
+	return func() {
+		s.mu.Lock()
+		if s.held[id]--; s.held[id] <= 0 {
+			delete(s.held, id)
+		}
+		s.mu.Unlock()
+	}
 }
 
 func (s *scheduler) releaseAheadWhere(match func(dest string, j store.Job) bool) {

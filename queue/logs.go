@@ -33,9 +33,10 @@ func (q *Queue) Retry(id string) error {
 	if !q.st.Writable() {
 		return ErrDiskFull
 	}
-	q.sched.releaseClaimedAhead(id)
+	release := q.sched.holdForRetry(id)
 	cfg := q.config()
 	reopened, err := q.st.Retry(id, cfg.Now(), policy(cfg))
+	release()
 	if err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotRetryable) {
 			return err

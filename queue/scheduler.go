@@ -44,10 +44,13 @@ type scheduler struct {
 	running    int
 	ahead      int
 	committing int
+	// held are the ids a Retry is changing, with how many Retries hold each: a Claim that returns
+	// one gives it back at once, so the store's Retry never waits for a claim taken meanwhile.
+	held map[string]int
 }
 
 func newScheduler(q *Queue) *scheduler {
-	return &scheduler{q: q, wakeCh: make(chan struct{}, 1), dests: make(map[string]*destination)}
+	return &scheduler{q: q, wakeCh: make(chan struct{}, 1), dests: make(map[string]*destination), held: make(map[string]int)}
 }
 
 // maxCommitting bounds the outcomes waiting for their Record: past it nothing is claimed.
@@ -198,10 +201,13 @@ func (s *scheduler) startAhead(cfg *Config, d *destination) []store.Job {
 }
 
 // place puts jobs just claimed into d's free slots, then ahead; those neither may take (its
-// breaker opened while the Claim ran) are returned for release. s.mu is held.
+// breaker opened while the Claim ran, or a Retry holds them) are returned for release. s.mu is
+// held.
 func (s *scheduler) place(cfg *Config, d *destination, jobs []store.Job) (started, refused []store.Job) {
 	for _, j := range jobs {
 		switch {
+		case s.held[j.ID] > 0:
+			refused = append(refused, j)
 		case s.hasSlot(cfg, d):
 			s.take(d)
 			started = append(started, j)
