@@ -249,3 +249,48 @@ func TestABusyDestinationYieldsWorkersToAnother(t *testing.T) {
 		t.Errorf("the other destination's job waited for %d of the busy destination's attempts", n)
 	}
 }
+
+// stalledStore is a memory store whose Record waits until the test lets it go.
+type stalledStore struct {
+	*memstore.Store
+	proceed chan struct{}
+}
+
+func (s *stalledStore) Record(outcomes []store.Outcome, p store.Policy) error {
+	<-s.proceed
+	return s.Store.Record(outcomes, p)
+}
+
+// Outcomes waiting for their Record bound the claims: while the store is slow to record, the engine stops
+// claiming (and so attempting) more once maxCommitting outcomes wait, instead of piling up attempts.
+func TestClaimsStopWhileOutcomesWaitForTheirRecord(t *testing.T) {
+	rc := newReceiver(t, statuses(200))
+	st := &stalledStore{Store: memstore.New(), proceed: make(chan struct{})}
+	q := New(st, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)))
+	var once sync.Once
+	proceed := func() { once.Do(func() { close(st.proceed) }) }
+	t.Cleanup(func() { proceed(); _ = q.Close() })
+	cfg := testConfig()
+	cfg.Workers, cfg.PerDestination = 2, 2
+	q.Configure(cfg, newFakeEndpoints())
+	const events = 50
+	var msgs []Message
+	for range events {
+		msgs = append(msgs, newMessage(rc.srv.URL))
+	}
+	enqueue(t, q, msgs...)
+	// Once as many outcomes wait as the bound allows and nothing runs or waits claimed ahead, nothing
+	// can be claimed until a Record ends.
+	var waiting int
+	waitFor(t, 5*time.Second, func() bool {
+		q.sched.mu.Lock()
+		defer q.sched.mu.Unlock()
+		waiting = q.sched.committing
+		return waiting >= maxCommitting(q.config()) && q.sched.running == 0 && q.sched.ahead == 0
+	})
+	if n := rc.count(); n != waiting || n >= events {
+		t.Fatalf("%d attempts made, %d outcomes waiting for their Record; want the claims stopped", n, waiting)
+	}
+	proceed()
+	waitFor(t, 10*time.Second, func() bool { return q.Stats().Delivered == events })
+}
