@@ -25,13 +25,24 @@ const (
 // ahead): a saturated destination costs a look at its counters and nothing else, so it can never
 // hold up the others.
 //
-// Invariants, each with a test named after it:
-//   - at most PerDestination attempts of one destination, and Workers in all, run at once;
-//   - a job claimed is attempted, or released, exactly once: it is in one destination's ahead
-//     list, or in one worker's hands, or in the recorder's queue until its Record;
-//   - an attempt's slot is freed (or handed to the destination's next job) before its outcome
-//     goes to the recorder, so an outcome recorded never counts as in flight;
-//   - claims stop while outcomes waiting for their Record reach maxCommitting.
+// Invariants, each with a test named after it (invariants_test.go unless said):
+//   - at most PerDestination attempts of one destination, and Workers in all, run at once
+//     (TestNeverMoreThanPerDestinationAttemptsAtOnce, TestNeverMoreThanWorkersAttemptsAtOnce);
+//   - a saturated destination is never visited for work, so it delays no other
+//     (TestASaturatedDestinationNeverDelaysAnother, dispatch_test.go), and while Workers limits a
+//     busy destination yields its slots to another (TestABusyDestinationYieldsWorkersToAnother);
+//   - a job claimed is in exactly one place until its claim ends: a destination's ahead list, a
+//     worker's hands, or the recorder's queue; claimed-ahead jobs go back to the store when
+//     delivery pauses, the store is not writable, the breaker opens or a Retry wants them
+//     (TestClaimedAheadJobsAreReleasedWhenPaused, TestJobClaimedAheadIsGivenBackWhenTheBreakerOpens,
+//     TestRetryOfAReadyJobDoesNotWait);
+//   - an attempt's slot is freed (or handed to the destination's next job) before its outcome goes
+//     to the recorder, so an outcome recorded never counts as in flight
+//     (TestARecordedOutcomeNeverCountsAsInFlight);
+//   - claims stop while maxCommitting outcomes wait for their Record
+//     (TestClaimsStopWhileOutcomesWaitForTheirRecord);
+//   - no attempt starts while the store is not writable (TestNoAttemptStartsWhileTheStoreIsNotWritable);
+//   - Close returns only once every attempt in flight is recorded (TestCloseWaitsForAttemptsInFlight).
 type scheduler struct {
 	q        *Queue
 	wakeCh   chan struct{}
