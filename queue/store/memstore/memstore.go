@@ -61,7 +61,9 @@ func New() *Store {
 	return s
 }
 
-// SetWritable makes Writable answer w: tests use it to stand for a nearly full disk.
+// SetWritable makes Writable answer w: tests use it to stand for a nearly full disk, on which
+// Enqueue answers ErrDiskFull and the engine starts no attempt (outcomes of attempts under way are
+// still recorded).
 func (s *Store) SetWritable(w bool) {
 	s.mu.Lock()
 	s.readOnly = !w
@@ -96,6 +98,10 @@ func (s *Store) Enqueue(ctx context.Context, events []store.Event, now time.Time
 	if s.closed {
 		s.mu.Unlock()
 		return store.EnqueueResult{}, store.ErrClosed
+	}
+	if s.readOnly {
+		s.mu.Unlock()
+		return store.EnqueueResult{}, store.ErrDiskFull
 	}
 	res := store.EnqueueResult{Queued: make([]bool, len(events))}
 	nowNs := now.UnixNano()
@@ -218,9 +224,9 @@ func (s *Store) Record(outcomes []store.Outcome, p store.Policy) error {
 	switch {
 	case s.closed:
 		err = store.ErrClosed
-	case s.readOnly:
-		err = store.ErrDiskFull
 	default:
+		// Not being writable does not refuse outcomes: it only keeps new attempts from starting,
+		// and the outcomes of those under way are still recorded.
 		err = s.checkClaimed(outcomes)
 	}
 	var list []announcement
