@@ -81,3 +81,24 @@ func TestEnqueueCanceledContext(t *testing.T) {
 		t.Errorf("depth = %d after a refused enqueue", s.Depth)
 	}
 }
+
+// While the store cannot take writes, Enqueue and Retry answer ErrDiskFull (the caddymodule then drops
+// the event, fail open, or tells the operator) and nothing changes.
+func TestNotWritableStoreAnswersErrDiskFull(t *testing.T) {
+	q, st := newTestQueueOn(t)
+	queued := newMessage("http://127.0.0.1:1/")
+	cfg := testConfig()
+	cfg.Paused = true
+	q.Configure(cfg, newFakeEndpoints())
+	enqueue(t, q, queued)
+	st.SetWritable(false)
+	if _, err := q.Enqueue(context.Background(), []Message{newMessage("http://127.0.0.1:1/")}); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("Enqueue on a full store = %v, want ErrDiskFull", err)
+	}
+	if err := q.Retry(queued.ID); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("Retry on a full store = %v, want ErrDiskFull", err)
+	}
+	if s := q.Stats(); s.Depth != 1 {
+		t.Errorf("depth %d after refused writes, want 1", s.Depth)
+	}
+}
