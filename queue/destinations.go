@@ -42,9 +42,11 @@ func (d *destination) limit(cfg *Config) int {
 // is taken).
 func aheadCap(cfg *Config) int { return 2 * cfg.PerDestination }
 
-// idle reports whether d has nothing to remember but its breaker: no job known, none claimed.
-func (d *destination) idle() bool {
-	return d.due == noDue && d.running == 0 && len(d.ahead) == 0 && !d.breaker.open()
+// idle reports whether d has nothing to remember: no job known, none claimed, and no cooldown
+// running (a breaker whose cooldown is over is forgotten with it: a new job gets one attempt, which
+// opens it again if the destination still answers nothing).
+func (d *destination) idle(wall int64) bool {
+	return d.due == noDue && d.running == 0 && len(d.ahead) == 0 && !d.breaker.waiting(wall)
 }
 
 // note is the store's Watch function: dest has a job due at due. It lowers what the scheduler
@@ -158,8 +160,9 @@ func (s *scheduler) releaseAheadWhere(match func(dest string, j store.Job) bool)
 
 // forgetIdle drops the state of destinations with nothing left to remember. s.mu is held.
 func (s *scheduler) forgetIdle() {
+	wall := wallNow()
 	for name, d := range s.dests {
-		if d.idle() {
+		if d.idle(wall) {
 			delete(s.dests, name)
 		}
 	}

@@ -250,7 +250,9 @@ func (s *scheduler) nextWake(cfg *Config, now int64) time.Duration {
 	for _, d := range s.dests {
 		switch {
 		case d.breaker.waiting(wall):
-			wait = min(wait, time.Duration(d.breaker.until-wall))
+			if d.due != noDue { // a probe is due when the cooldown ends
+				wait = min(wait, time.Duration(d.breaker.until-wall))
+			}
 		case d.due > now:
 			if d.due != noDue {
 				wait = min(wait, time.Duration(d.due-now))
