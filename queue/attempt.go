@@ -15,7 +15,7 @@ func (s *scheduler) work(job store.Job) {
 	for {
 		cfg := s.q.config()
 		ep := s.q.endpoints.Load().ep
-		res := s.q.deliver(cfg, ep, &job)
+		res := s.q.deliver(cfg, ep, job)
 		s.observe(job.Dest, res)
 		done := finished{
 			outcome: decide(cfg, job, res, cfg.Now(), rand.Float64()),

@@ -89,7 +89,7 @@ func BenchmarkAttemptOnly(b *testing.B) {
 	b.ResetTimer()
 	parallelOps(b, func() error {
 		job := proto
-		if res := q.deliver(full, ep, &job); !res.delivered {
+		if res := q.deliver(full, ep, job); !res.delivered {
 			return errors.New(res.reason)
 		}
 		return nil

@@ -36,7 +36,7 @@ type attemptResult struct {
 
 // deliver makes the HTTP exchange of one attempt of job: the signing secrets are asked for now,
 // never stored, so a rotation or a deletion takes effect on the very next attempt.
-func (q *Queue) deliver(cfg *Config, ep Endpoints, job *store.Job) attemptResult {
+func (q *Queue) deliver(cfg *Config, ep Endpoints, job store.Job) attemptResult {
 	var res attemptResult
 	if ep == nil {
 		res.reason = "no subscription source configured"
