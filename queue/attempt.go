@@ -49,10 +49,7 @@ func (s *scheduler) handOver(dest string) (store.Job, bool) {
 	yield := s.running >= current.Workers && s.ahead > len(d.ahead) && s.anotherWaitsForAWorker(current, d)
 	if len(d.ahead) > 0 && writable && !current.Paused && !s.q.closed.Load() && !d.breaker.open() && !yield &&
 		d.running <= current.PerDestination && s.running <= current.Workers {
-		next := d.ahead[0]
-		d.ahead[0] = store.Job{}
-		d.ahead = d.ahead[1:]
-		s.ahead--
+		next := s.popAhead(d)
 		// Top up once half of the jobs claimed ahead are taken: claims come in batches.
 		topUp := len(d.ahead) <= aheadCap(current)/2 && d.due != noDue
 		s.mu.Unlock()

@@ -42,6 +42,28 @@ func (d *destination) limit(cfg *Config) int {
 // is taken).
 func aheadCap(cfg *Config) int { return 2 * cfg.PerDestination }
 
+// maxAheadBytes bounds the bodies held by jobs claimed ahead, in every destination: past it only
+// jobs that start at once are claimed, so large bodies (up to max_body each) do not pile up in
+// memory while they wait for a slot.
+const maxAheadBytes = 4 << 20
+
+// pushAhead keeps j claimed ahead for d. s.mu is held.
+func (s *scheduler) pushAhead(d *destination, j store.Job) {
+	d.ahead = append(d.ahead, j)
+	s.ahead++
+	s.aheadBytes += len(j.Body)
+}
+
+// popAhead takes d's first job claimed ahead; d has one. s.mu is held.
+func (s *scheduler) popAhead(d *destination) store.Job {
+	j := d.ahead[0]
+	d.ahead[0] = store.Job{} // the body is not kept alive by the backing array
+	d.ahead = d.ahead[1:]
+	s.ahead--
+	s.aheadBytes -= len(j.Body)
+	return j
+}
+
 // idle reports whether d has nothing to remember: no job known, none claimed, and no cooldown
 // running (a breaker whose cooldown is over is forgotten with it: a new job gets one attempt, which
 // opens it again if the destination still answers nothing).
@@ -105,6 +127,7 @@ func (s *scheduler) takeAhead(d *destination, match func(store.Job) bool) []stor
 		if match(j) {
 			taken = append(taken, j)
 			d.due = min(d.due, j.Due)
+			s.aheadBytes -= len(j.Body)
 		} else {
 			kept = append(kept, j)
 		}

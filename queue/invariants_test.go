@@ -294,3 +294,51 @@ func TestClaimsStopWhileOutcomesWaitForTheirRecord(t *testing.T) {
 	proceed()
 	waitFor(t, 10*time.Second, func() bool { return q.Stats().Delivered == events })
 }
+
+// The bodies of jobs claimed ahead stay near maxAheadBytes however many destinations wait: past it only
+// jobs that start at once are claimed.
+func TestBodiesClaimedAheadStayBounded(t *testing.T) {
+	release := make(chan struct{})
+	hang := func(_ int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+	q := newTestQueue(t)
+	cfg := testConfig()
+	cfg.Workers, cfg.PerDestination = 8, 1
+	cfg.Timeout = 30 * time.Second
+	q.Configure(cfg, newFakeEndpoints())
+	const bodySize = 2 << 20
+	body := make([]byte, bodySize)
+	var receivers []*receiver
+	for range 4 {
+		rc := newReceiver(t, hang)
+		receivers = append(receivers, rc)
+		var msgs []Message
+		for range 3 {
+			m := newMessage(rc.srv.URL)
+			m.Body = body
+			msgs = append(msgs, m)
+		}
+		enqueue(t, q, msgs...)
+	}
+	// Registered after the queue's and the receivers', so it runs first: they wait for the hanging attempts.
+	t.Cleanup(func() { close(release) })
+	waitFor(t, 10*time.Second, func() bool {
+		for _, rc := range receivers {
+			if rc.count() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	q.sched.mu.Lock()
+	held, ahead := q.sched.aheadBytes, q.sched.ahead
+	q.sched.mu.Unlock()
+	// One claim may take the total past the bound, by at most a destination's room ahead.
+	if most := maxAheadBytes + aheadCap(q.config())*bodySize; held > most {
+		t.Errorf("%d jobs claimed ahead hold %d bytes of bodies, want at most %d", ahead, held, most)
+	}
+}

@@ -54,6 +54,7 @@ type scheduler struct {
 	// committing the outcomes handed to the recorder and not yet recorded.
 	running    int
 	ahead      int
+	aheadBytes int // of the bodies of the jobs claimed ahead (maxAheadBytes)
 	committing int
 	// held are the ids a Retry is changing, with how many Retries hold each: a Claim that returns
 	// one gives it back at once, so the store's Retry never waits for a claim taken meanwhile.
@@ -174,13 +175,14 @@ func (s *scheduler) visit(cfg *Config, dest string, now int64) {
 }
 
 // claimable is how many jobs of d to claim now: one per free slot, and, once half of its jobs
-// claimed ahead are taken, enough to fill them again. s.mu is held.
+// claimed ahead are taken, enough to fill them again (while their bodies stay under
+// maxAheadBytes). s.mu is held.
 func (s *scheduler) claimable(cfg *Config, d *destination, now int64) int {
 	if d.due > now || s.committing >= maxCommitting(cfg) || d.breaker.waiting(wallNow()) {
 		return 0
 	}
 	want := max(min(d.limit(cfg)-d.running, cfg.Workers-s.running), 0)
-	if !d.breaker.open() && len(d.ahead) <= aheadCap(cfg)/2 {
+	if !d.breaker.open() && len(d.ahead) <= aheadCap(cfg)/2 && s.aheadBytes < maxAheadBytes {
 		want += max(min(aheadCap(cfg)-len(d.ahead), cfg.Workers-s.ahead), 0)
 	}
 	return want
@@ -203,9 +205,7 @@ func (s *scheduler) take(d *destination) {
 func (s *scheduler) startAhead(cfg *Config, d *destination) []store.Job {
 	var started []store.Job
 	for len(d.ahead) > 0 && s.hasSlot(cfg, d) {
-		started = append(started, d.ahead[0])
-		d.ahead = d.ahead[1:]
-		s.ahead--
+		started = append(started, s.popAhead(d))
 		s.take(d)
 	}
 	return started
@@ -223,8 +223,7 @@ func (s *scheduler) place(cfg *Config, d *destination, jobs []store.Job) (starte
 			s.take(d)
 			started = append(started, j)
 		case !d.breaker.open():
-			d.ahead = append(d.ahead, j)
-			s.ahead++
+			s.pushAhead(d, j)
 		default:
 			refused = append(refused, j)
 		}
