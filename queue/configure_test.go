@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,5 +101,64 @@ func TestNotWritableStoreAnswersErrDiskFull(t *testing.T) {
 	}
 	if s := q.Stats(); s.Depth != 1 {
 		t.Errorf("depth %d after refused writes, want 1", s.Depth)
+	}
+}
+
+// maintainedStore is a memory store that keeps house on a timer, recording the interval it is given.
+type maintainedStore struct {
+	*memstore.Store
+	mu       sync.Mutex
+	interval time.Duration
+}
+
+func (m *maintainedStore) SetMaintenanceInterval(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.interval = d
+}
+
+func (m *maintainedStore) lastInterval() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.interval
+}
+
+// Configure hands GCInterval to a store that keeps house, defaulting to five minutes, at every call.
+func TestConfigurePassesGCIntervalToTheStore(t *testing.T) {
+	st := &maintainedStore{Store: memstore.New()}
+	q := New(st, nil)
+	t.Cleanup(func() { _ = q.Close() })
+	q.Configure(testConfig(), nil)
+	if got := st.lastInterval(); got != 5*time.Minute {
+		t.Errorf("default interval = %v, want 5m", got)
+	}
+	cfg := testConfig()
+	cfg.GCInterval = 40 * time.Second
+	q.Configure(cfg, nil)
+	if got := st.lastInterval(); got != 40*time.Second {
+		t.Errorf("interval after reload = %v, want 40s", got)
+	}
+}
+
+// Events past the daily limit are counted as limited, in the result and in Stats, and never delivered.
+func TestEnqueueCountsLimitedEvents(t *testing.T) {
+	rc := newReceiver(t, statuses(200))
+	q := newTestQueue(t)
+	cfg := testConfig()
+	cfg.DailyLimit, cfg.DailyLimitSet = 2, true
+	q.Configure(cfg, newFakeEndpoints())
+	msgs := []Message{newMessage(rc.srv.URL), newMessage(rc.srv.URL), newMessage(rc.srv.URL)}
+	if res := enqueue(t, q, msgs...); res.Queued != 2 || res.Limited != 1 {
+		t.Fatalf("Enqueue = %+v, want 2 queued and 1 limited", res)
+	}
+	waitFor(t, 5*time.Second, func() bool { return q.Stats().Delivered == 2 })
+	if s := q.Stats(); s.Limited != 1 || s.Depth != 0 {
+		t.Errorf("stats = %+v, want 1 limited and nothing waiting", s)
+	}
+	if item := logOf(t, q, msgs[2].ID); item.Status != StatusLimited {
+		t.Errorf("third event logged as %s, want limited", item.Status)
+	}
+	if n := rc.count(); n != 2 {
+		t.Errorf("receiver got %d requests, want 2", n)
 	}
 }
