@@ -342,3 +342,30 @@ func TestBodiesClaimedAheadStayBounded(t *testing.T) {
 		t.Errorf("%d jobs claimed ahead hold %d bytes of bodies, want at most %d", ahead, held, most)
 	}
 }
+
+// A Claim that found no more due jobs raises its destination's due time, unless an announcement arrived while
+// it ran: the announced job may be one the Claim did not see, and raising past it would strand it.
+func TestAnAnnouncementDuringAClaimIsNeverLost(t *testing.T) {
+	s := newScheduler(nil)
+	const dest = "127.0.0.1:9"
+	s.note(dest, 100)
+	d := s.dests[dest]
+
+	before := d.version // a Claim starts...
+	s.note(dest, 150)   // ...a job is announced meanwhile...
+	d.settle(before, true, 0)
+	if d.due > 150 {
+		t.Errorf("due %d after a Claim that raced an announcement of a job due at 150", d.due)
+	}
+
+	quiet := d.version
+	d.settle(quiet, true, 0)
+	if d.due != noDue {
+		t.Errorf("due %d after a Claim that found nothing and raced nothing, want none", d.due)
+	}
+	s.note(dest, 300)
+	d.settle(d.version, true, 200)
+	if d.due != 200 {
+		t.Errorf("due %d, want the next due time the store reported", d.due)
+	}
+}
