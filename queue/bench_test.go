@@ -3,12 +3,16 @@ package queue
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sidehook/sidehook/queue/store"
 )
 
 // BenchmarkEnqueueParallel measures durable enqueue of one 2 KiB message per
@@ -80,12 +84,12 @@ func BenchmarkAttemptOnly(b *testing.B) {
 	srv := newBenchReceiver(b)
 	q, _ := openPausedBenchQueue(b)
 	full, ep := q.config(), newFakeEndpoints()
-	proto := record{ID: NewMessageID(), SubscriptionUID: "sub", URL: srv, Body: body2K()}
+	proto := store.Job{Event: store.Event{ID: NewMessageID(), SubscriptionUID: "sub", URL: srv, Body: body2K()}}
 	defer reportCPU(b)()
 	b.ResetTimer()
 	parallelOps(b, func() error {
-		rec := proto
-		if res := q.deliver(full, ep, &rec); !res.delivered {
+		job := proto
+		if res := q.deliver(full, ep, job); !res.delivered {
 			return errors.New(res.reason)
 		}
 		return nil
@@ -165,4 +169,11 @@ func openPausedBenchQueue(b *testing.B) (*Queue, Config) {
 	cfg.Workers, cfg.PerDestination = 16, drainConcurrency
 	q.Configure(cfg, newFakeEndpoints())
 	return q, cfg
+}
+
+// body2K is a 2 KiB JSON body of random (barely compressible) text.
+func body2K() []byte {
+	raw := make([]byte, 1500)
+	_, _ = rand.Read(raw)
+	return []byte(`{"event":"CandidateService.update","data":"` + base64.StdEncoding.EncodeToString(raw)[:2000] + `"}`)
 }

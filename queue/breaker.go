@@ -24,7 +24,7 @@ const (
 	breakerMax   = 30 * time.Second
 )
 
-// breaker is a destination's state; it lives in destState, under s.mu.
+// breaker is a destination's state; it lives in destination, under scheduler.mu.
 type breaker struct {
 	// cooldown is 0 while the breaker is closed; otherwise the current
 	// cooldown, and only one attempt may run at a time.
@@ -47,12 +47,12 @@ func (s *scheduler) observe(dest string, res attemptResult) {
 	}
 	now := time.Now()
 	s.mu.Lock()
-	st := s.dests[dest]
-	if st == nil {
+	d := s.dests[dest]
+	if d == nil {
 		s.mu.Unlock()
 		return
 	}
-	b := &st.breaker
+	b := &d.breaker
 	if res.code != 0 {
 		wasOpen := b.open()
 		*b = breaker{}
@@ -76,5 +76,5 @@ func (s *scheduler) observe(dest string, res attemptResult) {
 			zap.String("destination", dest), zap.String("reason", res.reason))
 	}
 	s.q.logger.Debug("destination probe failed", zap.String("destination", dest), zap.Duration("next_probe_in", cooldown))
-	s.dropReadyOf(dest)
+	s.releaseAheadOf(dest)
 }

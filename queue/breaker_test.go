@@ -22,7 +22,7 @@ func TestUnreachableDestinationIsProbedNotHammered(t *testing.T) {
 	ln.Close() // nothing listens: every attempt is refused at once
 
 	good := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	cfg := testConfig()
 	cfg.Workers, cfg.PerDestination = 16, 8
 	cfg.Retry = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond} // retries due at once
@@ -85,36 +85,32 @@ func TestUnreachableDestinationIsProbedNotHammered(t *testing.T) {
 	}
 }
 
-// A job claimed ahead while its destination's breaker was closed, whose record the pass finishes reading after
-// the breaker opened, is given back rather than left in the ready list, where nothing would take it while the
-// breaker is open and it would be stranded behind the cursor.
+// Jobs claimed ahead for a destination whose breaker then opens are given back to the store at once: nothing
+// would take them while the breaker is open.
 func TestJobClaimedAheadIsGivenBackWhenTheBreakerOpens(t *testing.T) {
-	q := openQueue(t, "")
-	cfg := testConfig()
-	cfg.Paused = true // the scheduler's own passes stay out of the way
-	q.Configure(cfg, newFakeEndpoints())
+	q, st := newTestQueueOn(t) // never configured: no pass runs beside the test
 	s := q.sched
 	const dest = "127.0.0.1:9"
-	j := job{id: NewMessageID(), due: time.Now().UnixNano(), dest: dest}
-	s.note(dest, j.due)
-	s.mu.Lock()
-	s.dests[dest].cursor = jobKey(dest, j.due+1, "z") // a pass has moved on past the job
-	s.mu.Unlock()
-	if r := s.claimAhead(s.q.config(), j); r != claimOK {
-		t.Fatalf("claimAhead = %v", r)
+	enqueue(t, q, newMessage("http://"+dest+"/hook"), newMessage("http://"+dest+"/hook"))
+	now := time.Now().UnixNano()
+	jobs, _, err := st.Claim(dest, now, 2)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("Claim = %d jobs, %v", len(jobs), err)
 	}
+	s.mu.Lock()
+	s.destination(dest).ahead = jobs
+	s.ahead = len(jobs)
+	s.mu.Unlock()
+
 	s.observe(dest, attemptResult{requested: true, reason: "connection refused"})
-	s.pushReady(j, record{ID: j.id})
 
 	s.mu.Lock()
-	st := s.dests[dest]
-	_, claimed := s.claimed[j.id]
-	ready, readyCount, cursor, low := len(st.ready), s.readyCount, st.cursor, st.low
+	ahead, total, open := len(s.dests[dest].ahead), s.ahead, s.dests[dest].breaker.open()
 	s.mu.Unlock()
-	if ready != 0 || readyCount != 0 || claimed {
-		t.Errorf("after the breaker opened: %d ready, readyCount %d, still claimed %v; want the job given back", ready, readyCount, claimed)
+	if ahead != 0 || total != 0 || !open {
+		t.Errorf("after the breaker opened: %d ahead (%d in all), breaker open %v; want the jobs given back", ahead, total, open)
 	}
-	if want := seekKey(dest, j.due); string(cursor) != string(want) || string(low) != string(want) {
-		t.Errorf("cursor %x, low %x; want both back at the job, %x", cursor, low, want)
+	if again, _, err := st.Claim(dest, now, 2); err != nil || len(again) != 2 {
+		t.Errorf("Claim after the release = %d jobs, %v; want both due again", len(again), err)
 	}
 }

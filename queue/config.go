@@ -21,8 +21,8 @@ type Config struct {
 	Paused           bool                                                         // store but do not deliver (benchmarks, maintenance)
 	OnAttempt        func(AttemptInfo)                                            // optional metrics hook, called after every attempt
 	Now              func() time.Time                                             // nil: time.Now (tests)
-	// GCInterval is how often expired logs' bodies are deleted and Badger's value log is collected; default
-	// 5m. It is a Config field rather than anything read from the environment so that every knob of a queue
+	// GCInterval is how often the store does its housekeeping (badgerstore: expired logs' bodies deleted,
+	// value log collected); default 5m. It is a Config field rather than anything read from the environment so that every knob of a queue
 	// is in one place, visible in the config that set it.
 	GCInterval time.Duration
 }
@@ -57,6 +57,8 @@ const (
 	defaultDailyLimit     = 10000
 	defaultKeepLogs       = 30 * 24 * time.Hour
 	defaultUserAgent      = "sidehook/dev"
+	// defaultGCInterval is how often a store that keeps house (store.Maintained) does it.
+	defaultGCInterval = 5 * time.Minute
 )
 
 // Effective returns cfg as the queue applies it, every unset field filled

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-	"go.uber.org/zap"
+	"github.com/sidehook/sidehook/queue/store"
 )
 
 // maxResponseData is how much of a receiver's body the log keeps.
@@ -36,103 +34,29 @@ type attemptResult struct {
 	reason     string // why it failed, for the log item and the operator log
 }
 
-// attempt runs one delivery attempt of a claimed job, whose record the pass
-// that claimed it has read, and hands its outcome to the committer. The
-// worker slot is given back as soon as the HTTP exchange is over; the claim
-// on the job is dropped only once the outcome is committed (commit.go), so
-// the job is deleted only after that.
-//
-// The worker then goes on with its destination's next ready job, if any
-// (scheduler.next), keeping its slot.
-func (s *scheduler) attempt(r readyJob) {
-	q := s.q
-	for {
-		j, rec := r.j, r.rec
-		ok := true
-		if r.reload {
-			if err := q.db.View(func(txn *badger.Txn) error { return loadBody(txn, &rec) }); err != nil {
-				q.logger.Error("load job", zap.String("id", j.id), errField(err))
-				ok = false
-			}
-		}
-		cfg := q.config()
-		ep := q.endpoints.Load().ep
-		var res attemptResult
-		if ok {
-			res = q.deliver(cfg, ep, &rec)
-			s.observe(j.dest, res)
-		}
-		// Take the next job (or give the slot back) before handing the
-		// outcome over, so that once an outcome is committed its slot
-		// is never still counted as in flight.
-		next, more := s.next(j)
-		if ok {
-			q.commits.submit(&outcome{j: j, rec: rec, res: res, cfg: cfg, ep: ep})
-		} else {
-			s.lose(j)
-			s.finish(j)
-		}
-		if !more {
-			return
-		}
-		r = next
-	}
-}
-
-// loadDue reads the record of a job just claimed, inside the transaction of
-// the pass that found the job (so a worker needs no read transaction of its
-// own), and checks that the job is still the one the key says. It reports
-// whether the job is to be attempted; when not, the caller drops the claim.
-//
-// The pass's snapshot is never older than the outcome of an attempt whose
-// claim was already dropped when the pass took the job: such a claim dropped
-// during the pass makes claim refuse the job (scheduler.finishedInPass), so
-// a key an attempt just replaced is not taken for a due job.
-func (q *Queue) loadDue(rd *passReader, j job) (record, bool) {
-	rec, err := rd.state(j.id)
-	if err == nil && !isFinal(rec.Status) && rec.NextAttempt == j.due {
-		err = rd.body(&rec)
-	}
-	switch {
-	case errors.Is(err, ErrNotFound):
-		// An orphan job key (its record is gone): drop it.
-		if err := q.db.Update(func(txn *badger.Txn) error { return txn.Delete(jobKey(j.dest, j.due, j.id)) }); err != nil {
-			q.logger.Error("drop orphan job", zap.String("id", j.id), errField(err))
-		}
-		return rec, false
-	case err != nil:
-		q.logger.Error("load job", zap.String("id", j.id), errField(err))
-		q.sched.lose(j)
-		return rec, false
-	}
-	if isFinal(rec.Status) || rec.NextAttempt != j.due {
-		return rec, false
-	}
-	return rec, true
-}
-
-// deliver makes the HTTP exchange of one attempt.
-func (q *Queue) deliver(cfg *Config, ep Endpoints, rec *record) attemptResult {
+// deliver makes the HTTP exchange of one attempt of job: the signing secrets are asked for now,
+// never stored, so a rotation or a deletion takes effect on the very next attempt.
+func (q *Queue) deliver(cfg *Config, ep Endpoints, job store.Job) attemptResult {
 	var res attemptResult
 	if ep == nil {
 		res.reason = "no subscription source configured"
 		return res
 	}
-	secrets, ok := ep.SigningSecrets(rec.SubscriptionUID)
+	secrets, ok := ep.SigningSecrets(job.SubscriptionUID)
 	if !ok {
 		res.gone = true
 		res.reason = "subscription deleted or disabled"
 		return res
 	}
 	ts := cfg.Now().Unix()
-	signature, err := Sign(rec.ID, ts, rec.Body, secrets)
+	signature, err := Sign(job.ID, ts, job.Body, secrets)
 	if err != nil {
 		res.reason = err.Error()
 		return res
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.URL, bytes.NewReader(rec.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, job.URL, bytes.NewReader(job.Body))
 	if err != nil {
 		// url.Error quotes the whole URL, password included: keep its reason only.
 		res.reason = "bad webhook URL: " + describeTransportError(err)
@@ -143,7 +67,7 @@ func (q *Queue) deliver(cfg *Config, ep Endpoints, rec *record) attemptResult {
 	req.Header = http.Header{
 		"Content-Type":      jsonContentType,
 		"User-Agent":        {cfg.UserAgent},
-		"Webhook-Id":        {rec.ID},
+		"Webhook-Id":        {job.ID},
 		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
 		"Webhook-Signature": {signature},
 	}
@@ -201,131 +125,3 @@ func describeTransportError(err error) string {
 	}
 	return text
 }
-
-// applyOutcome writes o's outcome inside txn: the job is removed or moved to
-// its next due time and the log item updated. Only the small state entry
-// (and the index keys, when their expiry is off: finalIndex,
-// extendPendingIndex) is written: the body, written once at Enqueue, is never
-// rewritten (bodyEntry).
-//
-// rec is the record's state as the attempt's pass read it; nothing changes
-// the state of a claimed job (commitShared).
-func (q *Queue) applyOutcome(txn *badger.Txn, rec record, o *outcome) error {
-	cfg, res := o.cfg, o.res
-	end := cfg.Now()
-	endNs := end.UnixNano()
-	o.created = rec.Created
-	if rec.NextAttempt != 0 {
-		if err := txn.Delete(rec.jobKey()); err != nil {
-			return fmt.Errorf("delete job: %w", err)
-		}
-	}
-	o.subscription = rec.SubscriptionUID
-	if res.requested {
-		rec.ResponseCode = res.code
-		rec.ResponseData = res.body
-	}
-	// A vanished subscription is not an attempt; every other outcome,
-	// including failures before any request (a bad secret), counts
-	// toward the schedule so that it ends.
-	if res.requested || !res.gone {
-		rec.Attempts++
-	}
-	rec.Error = res.reason
-	switch {
-	case res.delivered:
-		o.status = StatusDelivered
-	case res.gone:
-		o.status = StatusGone
-	case rec.Attempts > len(cfg.Retry):
-		o.status = StatusDead
-	default:
-		o.status = StatusRetrying
-	}
-	o.endNs = endNs
-	if o.status == StatusRetrying {
-		delay := nextDelay(cfg.Retry[rec.Attempts-1], res.retryAfter, rand.Float64())
-		rec.Status = StatusRetrying
-		rec.NextAttempt = endNs + int64(delay)
-		o.nextDue = rec.NextAttempt
-		if err := txn.SetEntry(badger.NewEntry(rec.jobKey(), nil)); err != nil {
-			return fmt.Errorf("reschedule job: %w", err)
-		}
-		return setStateIn(txn, &rec, 0, extendPendingIndex(cfg, &rec, rec.NextAttempt))
-	}
-	rec.Status = o.status
-	rec.NextAttempt = 0
-	rec.Processed = endNs
-	// The state gets the log's TTL; the index keys only when theirs is off
-	// (finalIndex). The body stays as it is: it has no TTL (bodyEntry), and
-	// sweepBodies deletes it once this state has expired.
-	exp := expiresAt(cfg.KeepLogs)
-	reindex := finalIndex(&rec, exp, cfg.KeepLogs)
-	o.expires = max(exp, uint64(rec.IndexExpires))
-	return setStateIn(txn, &rec, exp, reindex)
-}
-
-// recorded runs after o's outcome was committed (err nil) or could not be:
-// counters, the rescheduled job's note, Gone, the operator log, OnAttempt.
-func (q *Queue) recorded(o *outcome, err error) {
-	j, res, cfg, ep := o.j, o.res, o.cfg, o.ep
-	if err != nil {
-		q.logger.Error("record delivery attempt", zap.String("id", j.id), errField(err))
-		if !errors.Is(err, ErrNotFound) {
-			q.sched.lose(j)
-		}
-		return
-	}
-	outcome := o.status
-	if isFinal(outcome) {
-		// A drained queue is flattened again once the last of them has
-		// expired (compactIfDrained): the state, or index keys outliving it.
-		q.compact.noteExpiry(time.Unix(int64(o.expires), 0).UnixNano())
-	}
-	q.countOutcome(outcome, res)
-	if outcome == StatusRetrying {
-		q.sched.note(j.dest, o.nextDue)
-	}
-	if res.gone && res.requested && ep != nil {
-		ep.Gone(o.subscription)
-	}
-	if !res.delivered {
-		q.logger.Warn("webhook delivery failed",
-			zap.String("id", j.id),
-			zap.String("destination", j.dest),
-			zap.Int("code", res.code),
-			zap.String("status", outcome),
-			zap.String("reason", res.reason))
-	}
-	if cfg.OnAttempt != nil {
-		metric := outcome
-		if res.refused {
-			metric = "refused"
-		}
-		cfg.OnAttempt(AttemptInfo{
-			Outcome:  metric,
-			Code:     res.code,
-			Duration: res.duration,
-			Latency:  time.Duration(o.endNs - o.created),
-		})
-	}
-}
-
-func (q *Queue) countOutcome(outcome string, res attemptResult) {
-	if !res.delivered {
-		q.stats.failed.Add(1)
-	}
-	switch outcome {
-	case StatusDelivered:
-		q.stats.delivered.Add(1)
-	case StatusDead:
-		q.stats.dead.Add(1)
-	case StatusGone:
-		q.stats.gone.Add(1)
-	}
-	if isFinal(outcome) {
-		q.stats.depth.Add(-1)
-	}
-}
-
-func errField(err error) zap.Field { return zap.Error(err) }

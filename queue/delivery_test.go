@@ -21,7 +21,7 @@ func TestDeliverySignsAndSendsHeaders(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := newReceiver(t, statuses(200))
-			q := openQueue(t, "")
+			q := newTestQueue(t)
 			q.Configure(testConfig(), newFakeEndpoints(tt.secrets...))
 			msg := newMessage(rc.srv.URL + "/hook")
 			enqueue(t, q, msg)
@@ -107,7 +107,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rc := newReceiver(t, tt.respond)
-			q := openQueue(t, "")
+			q := newTestQueue(t)
 			ep := newFakeEndpoints()
 			cfg := testConfig()
 			if tt.timeout > 0 {
@@ -176,7 +176,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 
 func TestRetryRedeliversDeadMessage(t *testing.T) {
 	rc := newReceiver(t, statuses(500))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	q.Configure(testConfig(), newFakeEndpoints())
 	msg := newMessage(rc.srv.URL)
 	enqueue(t, q, msg)
@@ -201,7 +201,7 @@ func TestRetryRedeliversDeadMessage(t *testing.T) {
 
 func TestSubscriptionGoneAtAttemptTime(t *testing.T) {
 	rc := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	q.Configure(testConfig(), &fakeEndpoints{secrets: map[string][]string{}})
 	msg := newMessage(rc.srv.URL)
 	enqueue(t, q, msg)
@@ -216,7 +216,7 @@ func TestResponseDataKeepsFirst64KiB(t *testing.T) {
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(big))
 	})
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	q.Configure(testConfig(), newFakeEndpoints())
 	msg := newMessage(rc.srv.URL)
 	enqueue(t, q, msg)
@@ -226,12 +226,11 @@ func TestResponseDataKeepsFirst64KiB(t *testing.T) {
 	}
 }
 
-// A Retry of a job whose attempt is in flight waits for that attempt's outcome to be committed and then
-// makes the job due again: the committer writes an outcome over the state its pass read, and the Retry's
-// change must neither be overwritten by it nor leave a job key behind that no pass would deliver.
+// A Retry of a job whose attempt is in flight waits for that attempt's outcome to be recorded and then
+// makes the job due again: the Retry's change is neither overwritten by the outcome nor lost.
 func TestRetryDuringAnAttemptWaitsForItsOutcome(t *testing.T) {
 	rc, unblock := newFirstHangsReceiver(t)
-	q := openQueue(t, "")
+	q, st := newTestQueueOn(t)
 	t.Cleanup(unblock) // registered last, so it runs before the queue's and the receiver's cleanups, which wait for the attempt
 	cfg := testConfig()
 	cfg.Timeout = 30 * time.Second
@@ -242,11 +241,7 @@ func TestRetryDuringAnAttemptWaitsForItsOutcome(t *testing.T) {
 
 	retried := make(chan error, 1)
 	go func() { retried <- q.Retry(msg.ID) }()
-	waitFor(t, 5*time.Second, func() bool {
-		q.sched.mu.Lock()
-		defer q.sched.mu.Unlock()
-		return q.sched.held[msg.ID] > 0
-	})
+	waitFor(t, 5*time.Second, func() bool { return st.RetriesWaiting() > 0 })
 	select {
 	case err := <-retried:
 		t.Fatalf("Retry returned (%v) while the attempt was still in flight", err)
@@ -271,11 +266,11 @@ func TestRetryDuringAnAttemptWaitsForItsOutcome(t *testing.T) {
 	}
 }
 
-// A Retry of a job claimed ahead (read, waiting for a free slot of its destination) does not wait for the
+// A Retry of a job claimed ahead (waiting for a free slot of its destination) does not wait for the
 // attempts in flight: the job is given back and made due at once.
 func TestRetryOfAReadyJobDoesNotWait(t *testing.T) {
 	rc, unblock := newFirstHangsReceiver(t)
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	t.Cleanup(unblock)
 	cfg := testConfig()
 	cfg.Timeout = 30 * time.Second
@@ -291,9 +286,9 @@ func TestRetryOfAReadyJobDoesNotWait(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool {
 		q.sched.mu.Lock()
 		defer q.sched.mu.Unlock()
-		for _, st := range q.sched.dests {
-			for _, r := range st.ready {
-				if r.j.id == second.ID {
+		for _, d := range q.sched.dests {
+			for _, j := range d.ahead {
+				if j.ID == second.ID {
 					return true
 				}
 			}

@@ -1,12 +1,16 @@
 package queue
 
 import (
+	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
 
-func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
+// A destination whose every slot hangs keeps its own jobs waiting and no other's: the scheduler never visits
+// it for work while it is saturated, and another destination's jobs are delivered meanwhile.
+func TestASaturatedDestinationNeverDelaysAnother(t *testing.T) {
 	release := make(chan struct{})
 	hanging := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		select {
@@ -15,7 +19,7 @@ func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
 		}
 	})
 	fast := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	// Close (cleanup) must not wait for the hanging receiver's timeout.
 	t.Cleanup(func() { close(release) })
 	cfg := testConfig()
@@ -56,7 +60,7 @@ func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
 
 func TestPausedStoresWithoutDelivering(t *testing.T) {
 	rc := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	cfg := testConfig()
 	cfg.Paused = true
 	q.Configure(cfg, newFakeEndpoints())
@@ -73,5 +77,38 @@ func TestPausedStoresWithoutDelivering(t *testing.T) {
 	waitFor(t, 5*time.Second, statusIs(t, q, msg.ID, StatusDelivered))
 	if n := rc.count(); n != 1 {
 		t.Errorf("receiver got %d requests, want 1", n)
+	}
+}
+
+// Events enqueued by many callers at once while their destination fails them are all attempted once, whatever
+// the order of their announcements and the scheduler's Claims (TestAnAnnouncementDuringAClaimIsNeverLost tests
+// the rule behind it alone). The receiver answers 500: a destination that does not answer at all is held back by
+// its breaker instead.
+func TestConcurrentEnqueuesToAFailingDestinationAreAllAttempted(t *testing.T) {
+	const events, callers = 2000, 8
+	rc := newReceiver(t, statuses(500))
+	q := newTestQueue(t)
+	cfg := testConfig()
+	cfg.Workers, cfg.PerDestination = 16, 16
+	cfg.DailyLimit, cfg.DailyLimitSet = 0, true
+	cfg.Retry = []time.Duration{time.Hour}
+	q.Configure(cfg, newFakeEndpoints())
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < events; i += callers {
+				if _, err := q.Enqueue(context.Background(), []Message{newMessage(rc.srv.URL)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 20*time.Second, func() bool { return q.Stats().Failed >= events })
+	if s := q.Stats(); s.Failed != events || s.Depth != events {
+		t.Errorf("want each of %d events attempted once and waiting for its retry, stats %+v", events, s)
 	}
 }

@@ -116,7 +116,7 @@ func TestDialerRefusesAfterDNS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := rc.count()
-			q := openQueue(t, "")
+			q := newTestQueue(t)
 			cfg := testConfig()
 			cfg.Retry = []time.Duration{time.Millisecond}
 			cfg.LookupIP = tt.lookup

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidehook/sidehook/queue/store/memstore"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 )
@@ -155,6 +156,23 @@ func openQueue(t *testing.T, dir string) *Queue {
 	}
 	t.Cleanup(func() { _ = q.Close() })
 	return q
+}
+
+// newTestQueue is the engine over a fresh memory store, closed at cleanup: the engine's behaviour
+// tests need nothing durable.
+func newTestQueue(t *testing.T) *Queue {
+	t.Helper()
+	q, _ := newTestQueueOn(t)
+	return q
+}
+
+// newTestQueueOn is newTestQueue, with the store for tests that act on it.
+func newTestQueueOn(t *testing.T) (*Queue, *memstore.Store) {
+	t.Helper()
+	st := memstore.New()
+	q := New(st, zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)))
+	t.Cleanup(func() { _ = q.Close() })
+	return q, st
 }
 
 func newMessage(url string) Message {

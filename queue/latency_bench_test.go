@@ -54,20 +54,10 @@ func BenchmarkCallToDeliveryAfterBacklog(b *testing.B) {
 		for q.Stats().Delivered < backlog {
 			time.Sleep(10 * time.Millisecond)
 		}
-		// Let compaction catch up with the backlog's writes, so that what is
-		// measured is the scheduler, not a write stall; the deleted job keys
-		// stay as tombstones until they reach the bottom level.
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			l0 := 0
-			for _, t := range q.db.Tables() {
-				if t.Level == 0 {
-					l0++
-				}
-			}
-			if l0 < 2 {
-				break
-			}
-		}
+		// Let the store's background work (compaction) catch up with the
+		// backlog's writes, so that what is measured is the scheduler, not a
+		// write stall.
+		waitProcessIdle(30 * time.Second)
 		mu.Lock()
 		on = true
 		mu.Unlock()

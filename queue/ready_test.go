@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// Jobs claimed ahead of a free slot (ready jobs) are given back when delivery is paused, and each is delivered
+// Jobs claimed ahead of a free slot are given back when delivery is paused, and each is delivered
 // exactly once after delivery resumes.
 func TestPauseGivesBackJobsClaimedAhead(t *testing.T) {
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		time.Sleep(20 * time.Millisecond)
 		w.WriteHeader(http.StatusOK)
 	})
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	cfg := testConfig()
 	cfg.Workers, cfg.PerDestination = 2, 2
 	q.Configure(cfg, newFakeEndpoints())
@@ -49,11 +49,10 @@ func TestPauseGivesBackJobsClaimedAhead(t *testing.T) {
 	}
 }
 
-// Bodies too big to be held while a job waits in the ready queue or for its commit are read again: every
-// receiver gets the whole body, and the log keeps it.
-func TestBigBodiesAreReadAgainWhenNotHeld(t *testing.T) {
+// Bodies past 64 KiB, claimed ahead and waiting for a slot, reach the receiver whole, and the log keeps them.
+func TestBigBodiesAreDeliveredWhole(t *testing.T) {
 	rc := newReceiver(t, statuses(200))
-	q := openQueue(t, "")
+	q := newTestQueue(t)
 	cfg := testConfig()
 	cfg.Workers, cfg.PerDestination = 1, 1
 	cfg.DailyLimit, cfg.DailyLimitSet = 0, true
@@ -61,7 +60,7 @@ func TestBigBodiesAreReadAgainWhenNotHeld(t *testing.T) {
 	var msgs []Message
 	for i := range 6 {
 		m := newMessage(rc.srv.URL)
-		m.Body = bytes.Repeat([]byte{'a' + byte(i)}, maxHeldBody+1000)
+		m.Body = bytes.Repeat([]byte{'a' + byte(i)}, 64<<10+1000)
 		msgs = append(msgs, m)
 	}
 	enqueue(t, q, msgs...)

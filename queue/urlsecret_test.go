@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidehook/sidehook/queue/store/memstore"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -40,10 +41,7 @@ func TestDeliveryFailureNeverShowsTheURLPassword(t *testing.T) {
 
 	var logs lockedBuffer
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
-	q, err := Open(t.TempDir(), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := New(memstore.New(), logger)
 	t.Cleanup(func() { _ = q.Close() })
 	cfg := testConfig()
 	cfg.Retry = []time.Duration{time.Millisecond}
