@@ -250,16 +250,22 @@ func (s *Store) Record(outcomes []store.Outcome, p store.Policy) error {
 	return err
 }
 
-// checkClaimed reports an error when an outcome is for a job that is not claimed (a mistake of
-// the caller): then nothing of the batch is written. s.mu is held.
+// checkClaimed reports an error when an outcome is for a job that is not claimed, or has a status
+// no attempt ends with (a mistake of the caller): then nothing of the batch is written. s.mu is held.
 func (s *Store) checkClaimed(outcomes []store.Outcome) error {
 	for _, o := range outcomes {
 		it := s.items[o.Job.ID]
 		if it == nil || !it.claimed {
 			return fmt.Errorf("memstore: outcome of %s, which is not claimed", o.Job.ID)
 		}
-		if o.Status == store.StatusRetrying && o.NextDue == 0 {
-			return fmt.Errorf("memstore: retrying outcome of %s without a next due time", o.Job.ID)
+		switch o.Status {
+		case store.StatusDelivered, store.StatusDead, store.StatusGone:
+		case store.StatusRetrying:
+			if o.NextDue == 0 {
+				return fmt.Errorf("memstore: retrying outcome of %s without a next due time", o.Job.ID)
+			}
+		default:
+			return fmt.Errorf("memstore: outcome of %s has status %q, which no attempt ends with", o.Job.ID, o.Status)
 		}
 	}
 	return nil
