@@ -87,7 +87,7 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 		}
 		mem = nil
 	}
-	req, err := proxy.Parse(body, rt.nesting)
+	req, err := proxy.ParseVisited(body, rt.nesting) // scan (VisitMethods) has validated body
 	if err != nil {
 		if errors.Is(err, proxy.ErrAmbiguousCall) {
 			// Upstream and sidehook could read different calls: neither fire nor answer, pass it all through.

@@ -58,6 +58,17 @@ func Parse(body []byte, n *Nesting) (*Request, error) {
 	if !validJSON(body) {
 		return nil, ErrNotJSONRPC
 	}
+	return parseValid(body, n)
+}
+
+// ParseVisited is Parse for a body VisitMethods has just accepted (returned true for), unchanged since: the
+// request path always scans a body with VisitMethods first, which already checked its depth and its syntax,
+// so validating it again would be a second full pass over the same bytes for nothing. Any other body must go
+// through Parse: unvalidated input could nest deep enough to exhaust the stack.
+func ParseVisited(body []byte, n *Nesting) (*Request, error) { return parseValid(body, n) }
+
+// parseValid is Parse of a body known to be valid JSON no deeper than maxJSONDepth.
+func parseValid(body []byte, n *Nesting) (*Request, error) {
 	// One copy of the body: every node and call aliases it, so nothing depends on the caller's buffer.
 	doc := gjson.Parse(string(body))
 	p := &parser{nesting: n, req: &Request{}}
