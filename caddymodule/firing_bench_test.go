@@ -32,7 +32,8 @@ func BenchmarkFiringWork(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		plan := &firingPlan{subs: [][]*matcher.Subscription{subs}, ids: []matcher.Identity{{Client: "42", User: "7"}}}
+		plan := newFiringPlan(len(req.Calls))
+		plan.subs[0], plan.ids[0] = subs, matcher.Identity{Client: "42", User: "7"}
 		clear(w.h)
 		w.h.Set("Content-Type", "application/json")
 		holder := proxy.NewHolder(w, rt.maxBody, nil)
