@@ -7,7 +7,9 @@ import (
 )
 
 // Event is one leaf call with its outcome, redacted, ready to become webhook bodies. Every byte in it
-// may be stored and sent: redaction has already happened.
+// may be stored and sent: redaction has already happened. Args, Result and Error may be the very bytes of
+// the Call's params and the Outcome's value (when redaction left them as they were): none of them is ever
+// written to.
 type Event struct {
 	Method      string // full method
 	ServiceCall string // matcher.ServiceCall(Method): the same rule patterns are matched by (docs/configuration.md#patterns)
