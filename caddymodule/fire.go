@@ -44,8 +44,14 @@ func (rt *handlerState) fireHeld(r *http.Request, req *proxy.Request, plan *firi
 		return // a failed HTTP answer carries errors, and errors fire only with fire_on_error
 	}
 	if resp == nil {
+		// Only a coded body is decoded into a new buffer whose growth is reserved; binding mem.take for it is an
+		// allocation that a plain body (nothing to decode, the held bytes are used as they are) does without.
+		var reserve func(int64) bool
+		if len(holder.Header().Values("Content-Encoding")) > 0 {
+			reserve = mem.take
+		}
 		var err error
-		if resp, err = holder.DecodedBodyReserving(mem.take); errors.Is(err, proxy.ErrNoMemory) {
+		if resp, err = holder.DecodedBodyReserving(reserve); errors.Is(err, proxy.ErrNoMemory) {
 			rt.metrics.passedMemoryBudget.Inc()
 			return
 		} else if err != nil {

@@ -10,11 +10,11 @@ const (
 	// requestCopies: the read buffer the request body sits in while the call is observed, and the parsed
 	// calls' params.
 	requestCopies = 2
-	// eventCopies, of the params plus the (decoded) response: pairing makes a string copy of the response and
-	// copies each call's result; building the event copies params and result into strings for redaction and
-	// back into bytes, and each redaction that blanks something (the session, a key) rewrites the value once
-	// more.
-	eventCopies = 6
+	// eventCopies, of the params plus the (decoded) response: pairing copies each call's result (it reads the
+	// response in place); building the event reads params and result in place too, and copies a value into
+	// the event only when redaction changed it: each redaction that blanks something (the session, a key)
+	// rewrites the value once, and the last rewrite is copied back into bytes.
+	eventCopies = 4
 	// payloadCopies, of each message's own params and result: the payload body, and the copy Badger makes
 	// while Enqueue writes it.
 	payloadCopies = 2

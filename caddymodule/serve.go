@@ -87,7 +87,7 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 		}
 		mem = nil
 	}
-	req, err := proxy.Parse(body, rt.nesting)
+	req, err := proxy.ParseVisited(body, rt.nesting) // scan (VisitMethods) has validated body
 	if err != nil {
 		if errors.Is(err, proxy.ErrAmbiguousCall) {
 			// Upstream and sidehook could read different calls: neither fire nor answer, pass it all through.
@@ -119,6 +119,22 @@ func (h *Handler) serveObserved(w http.ResponseWriter, r *http.Request, next cad
 type firingPlan struct {
 	subs [][]*matcher.Subscription
 	ids  []matcher.Identity
+
+	// oneSubs and oneID back subs and ids for a request of one call, the common case, so that its plan is a
+	// single allocation.
+	oneSubs [1][]*matcher.Subscription
+	oneID   [1]matcher.Identity
+}
+
+// newFiringPlan returns an empty plan for a request of calls leaf calls.
+func newFiringPlan(calls int) *firingPlan {
+	p := &firingPlan{}
+	if calls == 1 {
+		p.subs, p.ids = p.oneSubs[:], p.oneID[:]
+		return p
+	}
+	p.subs, p.ids = make([][]*matcher.Subscription, calls), make([]matcher.Identity, calls)
+	return p
 }
 
 // planFirings matches every leaf call against the subscriptions. skip marks calls that must not fire
@@ -137,7 +153,7 @@ func (rt *handlerState) planFirings(r *http.Request, next caddyhttp.Handler, req
 			continue
 		}
 		if plan == nil {
-			plan = &firingPlan{subs: make([][]*matcher.Subscription, len(req.Calls)), ids: make([]matcher.Identity, len(req.Calls))}
+			plan = newFiringPlan(len(req.Calls))
 		}
 		plan.subs[i], plan.ids[i] = subs, id
 		rt.metrics.callsMatched.Inc()

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -47,6 +48,13 @@ func FuzzParse(f *testing.F) {
 		}
 		if (err == nil) != isRPC {
 			t.Fatalf("VisitMethods says JSON-RPC=%v, Parse error %v", isRPC, err)
+		}
+		if isRPC {
+			// The request path parses what VisitMethods accepted without validating it again: same outcome.
+			visitedReq, visitedErr := ParseVisited(body, n)
+			if (visitedErr == nil) != (err == nil) || (err == nil && !reflect.DeepEqual(visitedReq, req)) {
+				t.Fatalf("ParseVisited = %+v, %v; Parse = %+v, %v", visitedReq, visitedErr, req, err)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, ErrNotJSONRPC) {

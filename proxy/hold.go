@@ -155,7 +155,10 @@ func (h *Holder) declaredTooLong() bool {
 
 func isEventStream(hdr http.Header) bool {
 	ct := hdr.Get("Content-Type")
-	if ct == "" {
+	// ParseMediaType allocates (its parameter map): it is only asked about a type that can be an event stream,
+	// which it takes from before the first ';', trimmed and lower-cased. EqualFold is at least as lenient as that
+	// lower-casing, so every type it would accept still reaches it; application/json never does.
+	if base, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(base), "text/event-stream") {
 		return false
 	}
 	mt, _, err := mime.ParseMediaType(ct)
@@ -192,8 +195,11 @@ func (h *Holder) grow(need int64) bool {
 	}
 	newCap := max(2*have, need)
 	if have == 0 {
-		if cl, err := strconv.ParseInt(h.w.Header().Get("Content-Length"), 10, 64); err == nil && cl >= need {
-			newCap = cl
+		// Without a Content-Length (the header is "") ParseInt is not asked: its error would be an allocation.
+		if v := h.w.Header().Get("Content-Length"); v != "" {
+			if cl, err := strconv.ParseInt(v, 10, 64); err == nil && cl >= need {
+				newCap = cl
+			}
 		}
 	}
 	newCap = min(newCap, max(h.max, need))

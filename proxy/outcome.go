@@ -26,7 +26,8 @@ func (r *Request) Outcomes(resp []byte) []Outcome {
 		return out
 	}
 	p := pairer{out: out}
-	doc := gjson.Parse(string(resp))
+	// resp is read in place: every value kept in out is copied from it (pairer), so nothing here outlives it.
+	doc := gjson.Parse(bytesView(resp))
 	if !r.Batch {
 		if len(r.top) == 1 && r.top[0].hasID && doc.IsObject() {
 			p.response(r.top[0], doc)

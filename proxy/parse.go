@@ -21,6 +21,12 @@ type Request struct {
 	top []*callNode
 	// nodes counts every callNode so a Plan can keep per-node state in a slice.
 	nodes int
+
+	// oneTop, oneNode and oneCall back top, its node and Calls for a body that is one call object (the common
+	// case), so that parsing it allocates the Request, the body's copy and what the call's fields copy.
+	oneTop  [1]*callNode
+	oneNode callNode
+	oneCall [1]Call
 }
 
 // Call is one leaf call. Everything in it is copied from the body and stays valid after the body's
@@ -58,6 +64,17 @@ func Parse(body []byte, n *Nesting) (*Request, error) {
 	if !validJSON(body) {
 		return nil, ErrNotJSONRPC
 	}
+	return parseValid(body, n)
+}
+
+// ParseVisited is Parse for a body VisitMethods has just accepted (returned true for), unchanged since: the
+// request path always scans a body with VisitMethods first, which already checked its depth and its syntax,
+// so validating it again would be a second full pass over the same bytes for nothing. Any other body must go
+// through Parse: unvalidated input could nest deep enough to exhaust the stack.
+func ParseVisited(body []byte, n *Nesting) (*Request, error) { return parseValid(body, n) }
+
+// parseValid is Parse of a body known to be valid JSON no deeper than maxJSONDepth.
+func parseValid(body []byte, n *Nesting) (*Request, error) {
 	// One copy of the body: every node and call aliases it, so nothing depends on the caller's buffer.
 	doc := gjson.Parse(string(body))
 	p := &parser{nesting: n, req: &Request{}}
@@ -66,7 +83,8 @@ func Parse(body []byte, n *Nesting) (*Request, error) {
 		if !isCallObject(doc, syntaxJSONRPC) {
 			return nil, ErrNotJSONRPC
 		}
-		p.req.top = append(p.req.top, p.topCall(doc))
+		p.req.top, p.req.Calls = p.req.oneTop[:0], p.req.oneCall[:0]
+		p.req.top = append(p.req.top, p.fillTop(&p.req.oneNode, doc))
 	case doc.IsArray():
 		p.req.Batch = true
 		calls := 0
@@ -76,7 +94,7 @@ func Parse(body []byte, n *Nesting) (*Request, error) {
 				return true
 			}
 			calls++
-			p.req.top = append(p.req.top, p.topCall(el))
+			p.req.top = append(p.req.top, p.fillTop(&callNode{}, el))
 			return true
 		})
 		if calls == 0 {
@@ -105,9 +123,10 @@ func (p *parser) nextOrd() int {
 	return p.ord - 1
 }
 
-func (p *parser) topCall(call gjson.Result) *callNode {
+// fillTop parses a top-level call object into top and returns it.
+func (p *parser) fillTop(top *callNode, call gjson.Result) *callNode {
 	id := call.Get("id")
-	top := &callNode{id: id.Raw, hasID: id.Exists()}
+	top.id, top.hasID = id.Raw, id.Exists()
 	p.fill(top, call, syntaxJSONRPC, 0, top)
 	return top
 }

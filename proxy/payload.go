@@ -21,7 +21,7 @@ const payloadTimeLayout = "2006-01-02T15:04:05.000Z"
 // the OTYS WordPress plugin are written against OTYS's bodies; raw JSON parts are embedded verbatim,
 // and strings are not HTML-escaped (appendJSONString): `&` arrives as `&`.
 func OTYSPayload(env Envelope, ev *Event) []byte {
-	b := make([]byte, 0, 256+len(ev.Args)+len(ev.Result)+len(ev.Error))
+	b := make([]byte, 0, otysFixedLen+payloadVariableLen(env, ev))
 	b = appendEnvelope(b, env, ev)
 	b = append(b, `,"request":{"method":`...)
 	b = appendJSONString(b, ev.Method)
@@ -43,7 +43,7 @@ func OTYSPayload(env Envelope, ev *Event) []byte {
 // {"jsonrpc":"2.0","result"|"error","id"}, or "response":null for a notification (ev.Notification),
 // which gets none.
 func JSONRPCPayload(env Envelope, ev *Event) []byte {
-	b := make([]byte, 0, 320+len(ev.Args)+len(ev.Result)+len(ev.Error))
+	b := make([]byte, 0, jsonrpcFixedLen+payloadVariableLen(env, ev)+len(`,"id":`)+2*len(ev.ID))
 	b = appendEnvelope(b, env, ev)
 	b = append(b, `,"request":{"jsonrpc":"2.0","method":`...)
 	b = appendJSONString(b, ev.Method)
@@ -68,6 +68,23 @@ func JSONRPCPayload(env Envelope, ev *Event) []byte {
 	b = append(b, `,"id":`...)
 	b = appendRaw(b, ev.ID)
 	return append(b, "}}"...)
+}
+
+// A payload is built in one allocation: its capacity is the bytes every body of its format has (measured
+// once, below, on an empty envelope and event: field names, punctuation, the fixed-width time, the "null"s
+// of absent values) plus the variable parts as they are. Only a string that needs escaping can outgrow it;
+// append then grows the buffer as before.
+var otysFixedLen, jsonrpcFixedLen int
+
+func init() {
+	otysFixedLen = len(OTYSPayload(Envelope{}, &Event{}))
+	jsonrpcFixedLen = len(JSONRPCPayload(Envelope{}, &Event{}))
+}
+
+// payloadVariableLen is what env and ev add to a payload's fixed bytes when no string needs escaping.
+func payloadVariableLen(env Envelope, ev *Event) int {
+	return len(env.ID) + len(env.WebhookUID) + len(env.WebhookURL) + len(env.ClientID) + len(env.UserID) +
+		len(ev.ServiceCall) + len(ev.Method) + len(ev.Args) + len(ev.Result) + len(ev.Error)
 }
 
 // appendEnvelope writes `{"id",...,"user":{...}` (the object is left open).

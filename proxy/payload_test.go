@@ -147,3 +147,30 @@ func TestPayloadsOfANotification(t *testing.T) {
 		t.Errorf("jsonrpc payload =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// A payload is one allocation: its buffer is sized for the whole body up front (unless a string needs
+// escaping), so building it never copies what it wrote so far into a bigger buffer.
+func TestPayloadsAreBuiltInOneAllocation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	env := Envelope{ID: "msg_2aB3cD4eF5gH6iJ7kL8mN9", Time: time.Now(), WebhookUID: "uid-1", WebhookURL: "https://example.com/hook?a=1", ClientID: "42", UserID: "7"}
+	ok := Event{
+		Method:      "Otys.Services.CandidateService.update",
+		ServiceCall: "CandidateService.update",
+		Args:        []byte(`[null,1234,{"Person":{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com"}}]`),
+		Result:      []byte(`{"ok":true,"uid":1234}`),
+		ID:          []byte(`17`),
+	}
+	failed := ok
+	failed.Result, failed.Error = nil, []byte(`{"code":-32000,"message":"no"}`)
+	notification := ok
+	notification.ID, notification.Result, notification.Notification = nil, nil, true
+	for name, build := range map[string]func(Envelope, *Event) []byte{"otys": OTYSPayload, "jsonrpc": JSONRPCPayload} {
+		for evName, ev := range map[string]*Event{"ok": &ok, "failed": &failed, "notification": &notification} {
+			if n := testing.AllocsPerRun(20, func() { build(env, ev) }); n != 1 {
+				t.Errorf("%s payload of a %s call: %v allocations, want 1", name, evName, n)
+			}
+		}
+	}
+}

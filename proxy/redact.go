@@ -3,6 +3,7 @@ package proxy
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -195,6 +196,14 @@ func redactPath(raw string, segs []string, depth int) string {
 // redactKeys blanks the value of every object key in keys (case-insensitive) at any depth. raw is
 // returned unchanged when no such key occurs.
 func redactKeys(raw string, keys []string, depth int) string {
+	if len(keys) == 0 || !mayHoldKey(raw, keys) {
+		return raw
+	}
+	return redactKeysWalk(raw, keys, depth)
+}
+
+// redactKeysWalk is redactKeys' walk through every object of raw, parsing each.
+func redactKeysWalk(raw string, keys []string, depth int) string {
 	if len(keys) == 0 {
 		return raw
 	}
@@ -211,7 +220,7 @@ func redactKeys(raw string, keys []string, depth int) string {
 		if v.IsObject() && keyIn(k.Str, keys) {
 			repl = "null"
 		} else if val.IsObject() || val.IsArray() {
-			repl = redactKeys(val.Raw, keys, depth+1)
+			repl = redactKeysWalk(val.Raw, keys, depth+1)
 		}
 		if repl != "" && repl != val.Raw {
 			subs = append(subs, val.Raw)
@@ -220,6 +229,96 @@ func redactKeys(raw string, keys []string, depth int) string {
 		return true
 	})
 	return spliceAll(raw, subs, repls)
+}
+
+// mayHoldKey is redactKeys' cheap filter, one pass over raw instead of a parse of every object: it reports false
+// only when the walk would return raw unchanged for sure. That is when raw is ASCII without a backslash (so
+// every key in it is written literally, and EqualFold between ASCII strings is ASCII case folding), nests no
+// deeper than maxRedactDepth (deeper values are blanked whatever they hold), the keys are ASCII, and no object
+// key in raw (a string followed by ':') is one of them. Anything else goes to the walk.
+func mayHoldKey(raw string, keys []string) bool {
+	for _, k := range keys {
+		if !isASCII(k) {
+			return true
+		}
+	}
+	depth := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c >= utf8.RuneSelf || c == '\\':
+			return true
+		case c == '"':
+			end := i + 1
+			for ; end < len(raw) && raw[end] != '"'; end++ {
+				if raw[end] >= utf8.RuneSelf || raw[end] == '\\' {
+					return true
+				}
+			}
+			if end == len(raw) {
+				return true // not JSON: let the walk decide
+			}
+			if isObjectKey(raw, end+1) && asciiKeyIn(raw[i+1:end], keys) {
+				return true
+			}
+			i = end
+		case c == '[' || c == '{':
+			if depth++; depth > maxRedactDepth {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
+}
+
+// isObjectKey reports whether the string that ended just before raw[after] is followed by ':'.
+func isObjectKey(raw string, after int) bool {
+	for ; after < len(raw); after++ {
+		switch raw[after] {
+		case ' ', '\t', '\n', '\r':
+		case ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// asciiKeyIn is keyIn for an ASCII key among ASCII keys.
+func asciiKeyIn(key string, keys []string) bool {
+	for _, k := range keys {
+		if len(k) == len(key) && asciiEqualFold(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiEqualFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func keyIn(key string, keys []string) bool {
