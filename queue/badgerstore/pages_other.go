@@ -2,7 +2,7 @@
 
 package badgerstore
 
-// mappedReleaser exists on Linux only (mapped_linux.go): elsewhere Badger's
+// mappedReleaser exists on Linux only (pages_linux.go): elsewhere Badger's
 // mapped pages are left to the kernel.
 type mappedReleaser struct{}
 
