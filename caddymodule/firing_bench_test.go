@@ -2,10 +2,10 @@ package caddymodule
 
 import (
 	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sidehook/sidehook/internal/proccpu"
 	"github.com/sidehook/sidehook/matcher"
 	"github.com/sidehook/sidehook/proxy"
 )
@@ -26,7 +26,7 @@ func BenchmarkFiringWork(b *testing.B) {
 	subs := []*matcher.Subscription{{UID: "sub_0123456789", WebhookURL: "http://127.0.0.1:9/hook"}}
 	w := &discardResponse{h: http.Header{}}
 	b.ReportAllocs()
-	cpuStart := processCPU()
+	defer proccpu.ReportPerOp(b)()
 	for b.Loop() {
 		req, err := proxy.ParseVisited(body, &proxy.Nesting{}) // as serveObserved, after the scan (not measured) validated body
 		if err != nil {
@@ -53,16 +53,6 @@ func BenchmarkFiringWork(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpuStart)/float64(b.N), "cpu-ns/op")
-}
-
-// processCPU is the CPU time (user and system) the process has used so far, in nanoseconds.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // discardResponse is a ResponseWriter that keeps nothing but its header map (reused).

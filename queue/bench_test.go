@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidehook/sidehook/internal/proccpu"
 	"github.com/sidehook/sidehook/queue/store"
 )
 
@@ -62,7 +63,7 @@ func BenchmarkPlainPost(b *testing.B) {
 	tr := &http.Transport{MaxIdleConnsPerHost: drainConcurrency, MaxConnsPerHost: drainConcurrency}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
-	defer reportCPU(b)()
+	defer proccpu.ReportPerOp(b)()
 	b.ResetTimer()
 	parallelOps(b, func() error {
 		req, err := http.NewRequest(http.MethodPost, srv, bytes.NewReader(body))
@@ -85,7 +86,7 @@ func BenchmarkAttemptOnly(b *testing.B) {
 	q, _ := openPausedBenchQueue(b)
 	full, ep := q.config(), newFakeEndpoints()
 	proto := store.Job{Event: store.Event{ID: NewMessageID(), SubscriptionUID: "sub", URL: srv, Body: body2K()}}
-	defer reportCPU(b)()
+	defer proccpu.ReportPerOp(b)()
 	b.ResetTimer()
 	parallelOps(b, func() error {
 		job := proto
@@ -133,8 +134,8 @@ func BenchmarkDeliverBacklog(b *testing.B) {
 		}
 	}
 	// The fill's own compactions are not the drain's: let them finish first.
-	waitProcessIdle(30 * time.Second)
-	defer reportCPU(b)()
+	proccpu.WaitIdle(30 * time.Second)
+	defer proccpu.ReportPerOp(b)()
 	b.ResetTimer()
 	cfg.Paused = false
 	q.Configure(cfg, newFakeEndpoints())

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sidehook/sidehook/internal/proccpu"
 )
 
 // BenchmarkCallToDeliveryAfterBacklog measures enqueue-to-recorded-delivery
@@ -57,7 +59,7 @@ func BenchmarkCallToDeliveryAfterBacklog(b *testing.B) {
 		// Let the store's background work (compaction) catch up with the
 		// backlog's writes, so that what is measured is the scheduler, not a
 		// write stall.
-		waitProcessIdle(30 * time.Second)
+		proccpu.WaitIdle(30 * time.Second)
 		mu.Lock()
 		on = true
 		mu.Unlock()
