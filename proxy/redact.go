@@ -233,7 +233,7 @@ func redactKeysWalk(raw string, keys []string, depth int) string {
 
 // mayHoldKey is redactKeys' cheap filter, one pass over raw instead of a parse of every object: it reports false
 // only when the walk would return raw unchanged for sure. That is when raw is ASCII without a backslash (so
-// every key in it is written literally, and EqualFold between ASCII strings is ASCII case folding), nests no
+// every key in it is written literally, and keyIn's EqualFold of ASCII strings is ASCII case folding), nests no
 // deeper than maxRedactDepth (deeper values are blanked whatever they hold), the keys are ASCII, and no object
 // key in raw (a string followed by ':') is one of them. Anything else goes to the walk.
 func mayHoldKey(raw string, keys []string) bool {
@@ -257,7 +257,7 @@ func mayHoldKey(raw string, keys []string) bool {
 			if end == len(raw) {
 				return true // not JSON: let the walk decide
 			}
-			if isObjectKey(raw, end+1) && asciiKeyIn(raw[i+1:end], keys) {
+			if isObjectKey(raw, end+1) && keyIn(raw[i+1:end], keys) {
 				return true
 			}
 			i = end
@@ -286,16 +286,6 @@ func isObjectKey(raw string, after int) bool {
 	return false
 }
 
-// asciiKeyIn is keyIn for an ASCII key among ASCII keys.
-func asciiKeyIn(key string, keys []string) bool {
-	for _, k := range keys {
-		if len(k) == len(key) && asciiEqualFold(key, k) {
-			return true
-		}
-	}
-	return false
-}
-
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -303,22 +293,6 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-func asciiEqualFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		if lowerASCII(a[i]) != lowerASCII(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 func keyIn(key string, keys []string) bool {
