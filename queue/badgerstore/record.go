@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/sidehook/sidehook/queue/store"
 )
@@ -139,37 +138,15 @@ func (r *record) event() store.Event {
 	}
 }
 
-// logTimeLayout is the OTYS log time format, always UTC.
-const logTimeLayout = "2006-01-02 15:04:05"
-
-func formatNanos(ns int64) string {
-	if ns == 0 {
-		return ""
-	}
-	return time.Unix(0, ns).UTC().Format(logTimeLayout)
-}
-
 // logItem renders the record the way the management and admin APIs show it.
 func (r *record) logItem() store.LogItem {
-	processed := "0"
-	if store.IsFinal(r.Status) {
-		processed = "1"
-	}
-	return store.LogItem{
-		ID:              r.ID,
-		ClientID:        r.ClientID,
-		UserID:          r.UserID,
-		WebhookURL:      r.URL,
-		RequestData:     string(r.Body),
-		ResponseData:    string(r.ResponseData),
-		ResponseCode:    r.ResponseCode,
-		Added:           formatNanos(r.Created),
-		IsProcessed:     processed,
-		Processed:       formatNanos(r.Processed),
-		Status:          r.Status,
-		Attempts:        r.Attempts,
-		NextAttempt:     formatNanos(r.NextAttempt),
-		SubscriptionUID: r.SubscriptionUID,
-		Error:           r.Error,
-	}
+	return store.NewLogItem(r.event(), store.Delivery{
+		Status:       r.Status,
+		Attempts:     r.Attempts,
+		ResponseCode: r.ResponseCode,
+		ResponseData: r.ResponseData,
+		Error:        r.Error,
+		NextAttempt:  r.NextAttempt,
+		Processed:    r.Processed,
+	})
 }

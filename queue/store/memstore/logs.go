@@ -2,13 +2,9 @@ package memstore
 
 import (
 	"sort"
-	"time"
 
 	"github.com/sidehook/sidehook/queue/store"
 )
-
-// logTimeLayout is how log items show times ("2006-01-02 15:04:05" UTC).
-const logTimeLayout = "2006-01-02 15:04:05"
 
 // Logs returns the log items q selects, newest first. Hide is the caller's function, so it runs
 // after the mutex is released, on a snapshot of every selected item, before Limit is applied.
@@ -56,32 +52,13 @@ func (s *Store) Log(id string) (store.LogItem, bool, error) {
 
 // logItem renders it the way the APIs show a log. s.mu is held.
 func logItem(it *item) store.LogItem {
-	processed := "0"
-	if store.IsFinal(it.status) {
-		processed = "1"
-	}
-	return store.LogItem{
-		ID:              it.ev.ID,
-		ClientID:        it.ev.ClientID,
-		UserID:          it.ev.UserID,
-		WebhookURL:      it.ev.URL,
-		RequestData:     string(it.ev.Body),
-		ResponseData:    string(it.response),
-		ResponseCode:    it.code,
-		Added:           formatNanos(it.ev.Created),
-		IsProcessed:     processed,
-		Processed:       formatNanos(it.processed),
-		Status:          it.status,
-		Attempts:        it.attempts,
-		NextAttempt:     formatNanos(it.due),
-		SubscriptionUID: it.ev.SubscriptionUID,
-		Error:           it.err,
-	}
-}
-
-func formatNanos(ns int64) string {
-	if ns == 0 {
-		return ""
-	}
-	return time.Unix(0, ns).UTC().Format(logTimeLayout)
+	return store.NewLogItem(it.ev, store.Delivery{
+		Status:       it.status,
+		Attempts:     it.attempts,
+		ResponseCode: it.code,
+		ResponseData: it.response,
+		Error:        it.err,
+		NextAttempt:  it.due,
+		Processed:    it.processed,
+	})
 }
