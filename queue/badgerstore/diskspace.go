@@ -55,7 +55,7 @@ import (
 // from it, so the cache only ever errs on the safe side for what the queue
 // does. Space taken by other programs within that window has to come out of
 // the reserves. Once space returns, the next measurement opens the gate by
-// itself: the workers look again every diskRecheck while it is closed.
+// itself: the engine asks Writable again (every 100 ms) while it is closed.
 type diskGate struct {
 	dir      string
 	reserves diskReserves
@@ -80,12 +80,8 @@ type diskGate struct {
 // diskReserves are the two thresholds of the gate, in bytes.
 type diskReserves struct{ floor, enqueue int64 }
 
-const (
-	// diskMeasureEvery is how long a measurement of the filesystem is used.
-	diskMeasureEvery = 100 * time.Millisecond
-	// diskRecheck is how often paused workers look whether space returned.
-	diskRecheck = 500 * time.Millisecond
-)
+// diskMeasureEvery is how long a measurement of the filesystem is used.
+const diskMeasureEvery = 100 * time.Millisecond
 
 // reservesFor sizes the gate's reserves from Badger's options (see diskGate).
 func reservesFor(opts badger.Options) diskReserves {
