@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	_ "github.com/sidehook/sidehook/caddymodule"
 	"github.com/sidehook/sidehook/internal/fakeows"
+	"github.com/sidehook/sidehook/internal/freeport"
 	"github.com/sidehook/sidehook/matcher"
 )
 
@@ -326,12 +326,5 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool, what string, 
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is a loopback port for a site or listener of the test; never the same twice (freeport).
+func freePort(t *testing.T) int { return freeport.Port(t) }

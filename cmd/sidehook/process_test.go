@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sidehook/sidehook/internal/freeport"
 )
 
 // sidehookBin is the binary built from this package once for all tests here: crash safety is only real when
@@ -135,15 +137,8 @@ func (p *process) exitCode(within time.Duration) int {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr is a loopback address for a listener of the test; never the same twice (freeport).
+func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, cond func() bool, what string) {
