@@ -1,27 +1,10 @@
 package caddymodule_test
 
 import (
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 )
-
-// adminGetRaw returns the body of an admin route of the in-process Caddy.
-func adminGetRaw(t *testing.T, path string) string {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://localhost:%d%s", adminPort, path))
-	if err != nil {
-		t.Fatalf("admin GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("admin GET %s: %d %s", path, resp.StatusCode, body)
-	}
-	return string(body)
-}
 
 // A receiver's basic-auth password in a webhook URL is its client's secret: the admin API shows the URL
 // with the password masked, in the subscription list, in the log items and in the delivered bodies they

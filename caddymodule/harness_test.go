@@ -179,6 +179,15 @@ func (h *harness) loginAs(key string) string {
 // adminGet reads an admin route of the in-process Caddy into v.
 func adminGet(t *testing.T, path string, v any) {
 	t.Helper()
+	body := adminGetRaw(t, path)
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("admin GET %s: %v: %s", path, err, body)
+	}
+}
+
+// adminGetRaw returns the body of an admin route of the in-process Caddy.
+func adminGetRaw(t *testing.T, path string) string {
+	t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://localhost:%d%s", adminPort, path))
 	if err != nil {
 		t.Fatalf("admin GET %s: %v", path, err)
@@ -188,9 +197,7 @@ func adminGet(t *testing.T, path string, v any) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("admin GET %s: %d %s", path, resp.StatusCode, body)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("admin GET %s: %v: %s", path, err, body)
-	}
+	return string(body)
 }
 
 type stats struct {
