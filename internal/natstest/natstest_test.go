@@ -26,6 +26,14 @@ func TestClusterOfThree(t *testing.T) {
 	c.Nodes[1].Kill(t)
 	c.Nodes[1].Restart(t)
 	c.WaitReady(t)
+	for _, s := range c.Nodes {
+		s.Kill(t)
+		dial(t, s, false)
+	}
+	c.RestartAll(t)
+	for _, s := range c.Nodes {
+		dial(t, s, true)
+	}
 }
 
 func dial(t *testing.T, s *Server, want bool) {

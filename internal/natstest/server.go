@@ -93,6 +93,18 @@ func (c *Cluster) WaitReady(t testing.TB) {
 	}
 }
 
+// RestartAll starts every killed node again and waits until the whole cluster is healthy: nodes restarted
+// together, since one alone cannot be healthy without a quorum to elect a meta leader with.
+func (c *Cluster) RestartAll(t testing.TB) {
+	t.Helper()
+	for _, s := range c.Nodes {
+		if !s.running() {
+			s.start(t)
+		}
+	}
+	c.WaitReady(t)
+}
+
 func newServer(t testing.TB, name string) *Server {
 	t.Helper()
 	s := &Server{Name: name, binary: Binary(t), dir: filepath.Join(t.TempDir(), name),

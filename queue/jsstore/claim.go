@@ -63,7 +63,7 @@ func (s *Store) Claim(dest string, now int64, max int) ([]store.Job, int64, erro
 // candidates reads dest's jobs and returns the unclaimed ones due by now in due order, and the due time of
 // the earliest unclaimed one that is not due yet (0: none).
 func (s *Store) candidates(ctx context.Context, dest string, now int64) ([]candidate, int64, error) {
-	entries, err := readAll(ctx, s.b.jobs, token(dest)+".*")
+	entries, err := readAll(ctx, s.b.jobs, s.b.jobsStream, token(dest)+".*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("jsstore: reading the jobs of %s: %w", dest, err)
 	}

@@ -123,13 +123,42 @@ func (s *Store) msg(bucket jetstream.KeyValue, key, id string, value []byte) *na
 	return m
 }
 
-// publishAll publishes msgs at once and waits until JetStream acknowledged every one, or the first error.
+// publishAll publishes msgs at once and waits until JetStream acknowledged every one. A message that fails
+// (no stream leader while a cluster elects one after a node loss, a lost acknowledgement) is published again
+// after a pause, until ctx ends: each carries its own deduplication id or is a whole value, so publishing it
+// twice stores it once.
 func (s *Store) publishAll(ctx context.Context, msgs []*nats.Msg) error {
+	pause := republishPause
+	for {
+		failed, err := s.publishOnce(ctx, msgs)
+		if len(failed) == 0 {
+			return nil
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return fmt.Errorf("jsstore: JetStream did not store %d messages in time: %w (last error: %w)",
+				len(failed), ctx.Err(), err)
+		}
+		msgs, pause = failed, min(2*pause, maxRepublishPause)
+	}
+}
+
+const (
+	republishPause    = 50 * time.Millisecond
+	maxRepublishPause = time.Second
+)
+
+// publishOnce publishes msgs at once and returns those JetStream did not acknowledge, with the last error.
+func (s *Store) publishOnce(ctx context.Context, msgs []*nats.Msg) ([]*nats.Msg, error) {
+	var failed []*nats.Msg
+	var last error
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
 		f, err := s.js.PublishMsgAsync(m)
 		if err != nil {
-			return fmt.Errorf("jsstore: publishing %s: %w", m.Subject, err)
+			failed, last = append(failed, m), fmt.Errorf("publishing %s: %w", m.Subject, err)
+			continue
 		}
 		futures = append(futures, f)
 	}
@@ -137,12 +166,12 @@ func (s *Store) publishAll(ctx context.Context, msgs []*nats.Msg) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("jsstore: storing %s: %w", f.Msg().Subject, err)
+			failed, last = append(failed, f.Msg()), fmt.Errorf("storing %s: %w", f.Msg().Subject, err)
 		case <-ctx.Done():
-			return fmt.Errorf("jsstore: waiting for JetStream to store %s: %w", f.Msg().Subject, ctx.Err())
+			failed, last = append(failed, f.Msg()), ctx.Err()
 		}
 	}
-	return nil
+	return failed, last
 }
 
 // announceEnqueued tells the watch of every destination that got a job.

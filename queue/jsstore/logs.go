@@ -29,7 +29,7 @@ func (s *Store) Logs(q store.LogQuery) ([]store.LogItem, error) {
 	}
 	ctx, cancel := s.request()
 	defer cancel()
-	entries, err := readAll(ctx, s.b.logs, filter)
+	entries, err := readAll(ctx, s.b.logs, s.b.logsStream, filter)
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: reading logs: %w", err)
 	}
