@@ -72,13 +72,13 @@ func (s *Store) candidates(ctx context.Context, dest string, now int64) ([]candi
 	var next int64
 	for _, e := range entries {
 		var j jobEntry
-		if err := json.Unmarshal(e.Value(), &j); err != nil {
-			return nil, 0, fmt.Errorf("jsstore: job %s: %w", e.Key(), err)
+		if err := json.Unmarshal(e.value, &j); err != nil {
+			return nil, 0, fmt.Errorf("jsstore: job %s: %w", e.key, err)
 		}
 		switch {
 		case j.claimedAt(wall):
 		case j.Due <= now:
-			due = append(due, candidate{key: e.Key(), rev: e.Revision(), job: j.unclaimed()})
+			due = append(due, candidate{key: e.key, rev: e.rev, job: j.unclaimed()})
 		case next == 0 || j.Due < next:
 			next = j.Due
 		}

@@ -12,9 +12,17 @@
 //	<prefix>_jobs    <dest>.<id>            a job: due time, attempts, claim (owner, lease deadline)
 //	<prefix>_limits  <yyyy-mm-dd>.<client>.<user>  a daily counter; the bucket's TTL (48h) drops old days
 //
-// The jobs bucket's stream is made by hand (streams.go) with message deletes allowed: a final outcome deletes
-// the job's message by sequence, so its message count is Jobs. No consumer is durable: reads are ordered
-// consumers (nats.go's KV watch) that end with the read.
+// The streams are made by hand (streams.go), as nats.go makes KV streams but with three differences. Direct
+// gets are off, so every read goes to the stream's leader: a follower answering a direct get may not have
+// applied the latest write, and the store must read its own writes (a job just released is claimable at
+// once). Message deletes are allowed: a final outcome deletes the job's message by sequence, so the jobs
+// stream's message count is Jobs. The events and logs streams allow per-message TTLs (expiry.go), so logs and
+// bodies leave by themselves KeepLogs after the final outcome; the limits stream drops counters after 48h.
+//
+// No consumer is durable. Listings (Claim's jobs of a destination, Logs) are an ordered consumer (nats.go's
+// KV watch) for the bulk, which JetStream may place on a lagging follower, then leader gets of each next
+// matching message after the last one seen until the leader has none (readAll). The watch is one ordered
+// consumer per store for its lifetime.
 //
 // # How each rule of the contract holds
 //
@@ -48,7 +56,7 @@
 //     rewrites.
 //   - Logs and Log (logs.go): a client's logs are one key filter; they are sorted newest first by created time
 //     and id, Hide applies before Limit, and only the returned items' bodies are read. Expired logs (final,
-//     past KeepLogs) are left out when read.
+//     past KeepLogs) are left out when read, before the server drops them.
 //   - Watch (watch.go): one ordered consumer on the jobs bucket per store: every job written unclaimed, by any
 //     process, is announced at its due time; a timer at the earliest lease the watch saw announces claims
 //     that ran out unwritten. The store's own writes are announced by the writer too, before they return.
@@ -57,7 +65,7 @@
 //
 // # Files
 //
-// config.go (Config), conn.go (Open, Close, Jobs, Writable), streams.go (buckets), entries.go (values, keys),
-// enqueue.go, limits.go, claim.go (Claim, Release), record.go, retry.go, logs.go, watch.go, leases.go (the
-// watch's lease timer).
+// config.go (Config), conn.go (Open, Close, Jobs, Writable), streams.go (buckets, readAll), entries.go
+// (values, keys), expiry.go (TTLs), enqueue.go, limits.go, claim.go (Claim, Release), record.go, retry.go,
+// logs.go, watch.go, leases.go (the watch's lease timer).
 package jsstore

@@ -36,7 +36,11 @@ func (s *Store) Enqueue(ctx context.Context, events []store.Event, now time.Time
 	nowNs := now.UnixNano()
 	var first, jobs []*nats.Msg
 	for i, ev := range events {
-		first = append(first, s.msg(s.b.events, token(ev.ID), ev.ID, encode(ev)))
+		keep := pendingTTL(p)
+		if !res.Queued[i] {
+			keep = finalTTL(p)
+		}
+		first = append(first, withTTL(s.msg(s.b.events, token(ev.ID), ev.ID, encode(ev)), keep))
 		st := newLogState(ev)
 		if res.Queued[i] {
 			st.Status, st.NextAttempt = store.StatusPending, nowNs
@@ -47,7 +51,7 @@ func (s *Store) Enqueue(ctx context.Context, events []store.Event, now time.Time
 			st.Error = fmt.Sprintf("daily limit of %d reached", p.DailyLimit)
 			st.Expires = time.Now().Add(p.KeepLogs).UnixNano()
 		}
-		first = append(first, s.msg(s.b.logs, logKey(ev.ClientID, ev.ID), ev.ID, encode(st)))
+		first = append(first, withTTL(s.msg(s.b.logs, logKey(ev.ClientID, ev.ID), ev.ID, encode(st)), keep))
 	}
 	if err := s.publishAll(ctx, first); err != nil {
 		return store.EnqueueResult{}, errors.Join(err, s.giveBackAll(taken))

@@ -40,13 +40,13 @@ func (s *Store) Logs(q store.LogQuery) ([]store.LogItem, error) {
 	var picked []found
 	for _, e := range entries {
 		var st logState
-		if err := json.Unmarshal(e.Value(), &st); err != nil {
-			return nil, fmt.Errorf("jsstore: log %s: %w", e.Key(), err)
+		if err := json.Unmarshal(e.value, &st); err != nil {
+			return nil, fmt.Errorf("jsstore: log %s: %w", e.key, err)
 		}
 		if st.expired() || q.Status != "" && st.Status != q.Status {
 			continue
 		}
-		picked = append(picked, found{id: lastToken(e.Key()), state: st})
+		picked = append(picked, found{id: lastToken(e.key), state: st})
 	}
 	sort.Slice(picked, func(a, b int) bool {
 		if picked[a].state.Created != picked[b].state.Created {

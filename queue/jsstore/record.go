@@ -108,6 +108,7 @@ func (s *Store) checkClaims(ctx context.Context, refs []claimRef) error {
 type logWrite struct {
 	key   string
 	state logState
+	ttl   time.Duration
 }
 
 // newLogs reads each outcome's log and applies the outcome to it: an outcome without a request keeps the
@@ -124,7 +125,11 @@ func (s *Store) newLogs(ctx context.Context, outcomes []store.Outcome, p store.P
 		if err := json.Unmarshal(e.Value(), &st); err != nil {
 			return nil, fmt.Errorf("jsstore: log of %s: %w", o.Job.ID, err)
 		}
-		writes[i] = logWrite{key: key, state: applyOutcome(st, o, p)}
+		keep := pendingTTL(p)
+		if store.IsFinal(o.Status) {
+			keep = finalTTL(p)
+		}
+		writes[i] = logWrite{key: key, state: applyOutcome(st, o, p), ttl: keep}
 	}
 	return writes, nil
 }
@@ -148,7 +153,7 @@ func applyOutcome(st logState, o store.Outcome, p store.Policy) logState {
 func (s *Store) writeLogs(ctx context.Context, writes []logWrite) error {
 	msgs := make([]*nats.Msg, len(writes))
 	for i, w := range writes {
-		msgs[i] = nats.NewMsg(subject(s.b.logs, w.key))
+		msgs[i] = withTTL(nats.NewMsg(subject(s.b.logs, w.key)), w.ttl)
 		msgs[i].Data = encode(w.state)
 	}
 	return s.publishAll(ctx, msgs)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,13 +35,13 @@ func bucketName(prefix, kind string) string { return prefix + "_" + kind }
 func openBuckets(ctx context.Context, js jetstream.JetStream, prefix string, replicas int) (buckets, error) {
 	var b buckets
 	var err error
-	open := func(kind string, ttl time.Duration) (jetstream.KeyValue, jetstream.Stream) {
+	open := func(kind string, maxAge time.Duration, msgTTL bool) (jetstream.KeyValue, jetstream.Stream) {
 		if err != nil {
 			return nil, nil
 		}
 		name := bucketName(prefix, kind)
 		var stream jetstream.Stream
-		if stream, err = openStream(ctx, js, name, replicas, ttl); err != nil {
+		if stream, err = openStream(ctx, js, name, replicas, maxAge, msgTTL); err != nil {
 			return nil, nil
 		}
 		var kv jetstream.KeyValue
@@ -49,21 +50,22 @@ func openBuckets(ctx context.Context, js jetstream.JetStream, prefix string, rep
 		}
 		return kv, stream
 	}
-	b.events, _ = open("events", 0)
-	b.logs, b.logsStream = open("logs", 0)
-	b.jobs, b.jobsStream = open("jobs", 0)
-	b.limits, _ = open("limits", limitsTTL)
+	b.events, _ = open("events", 0, true)
+	b.logs, b.logsStream = open("logs", 0, true)
+	b.jobs, b.jobsStream = open("jobs", 0, false)
+	b.limits, _ = open("limits", limitsTTL, false)
 	return b, err
 }
 
-// openStream binds to a bucket's stream, or makes it: a key-value stream as nats.go would make it, with two
+// openStream binds to a bucket's stream, or makes it: a key-value stream as nats.go would make it, entries
+// older than maxAge (0: none) dropped, per-message TTLs allowed if msgTTL (expiry.go). And with two
 // differences. Reads go to the stream's leader (AllowDirect off): a direct get may be answered by a follower
 // that has not applied the latest write yet, and the store must read its own writes (a job just released is
 // claimable at once). And message deletes are allowed: a final outcome deletes the job's one message by
 // sequence, which succeeds only while that sequence is the job's current revision (the claim still held)
 // and, unlike a KV delete marker, leaves nothing behind, so the jobs stream's message count is the number of
 // jobs.
-func openStream(ctx context.Context, js jetstream.JetStream, bucket string, replicas int, ttl time.Duration) (jetstream.Stream, error) {
+func openStream(ctx context.Context, js jetstream.JetStream, bucket string, replicas int, maxAge time.Duration, msgTTL bool) (jetstream.Stream, error) {
 	name := "KV_" + bucket
 	s, err := js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -71,7 +73,8 @@ func openStream(ctx context.Context, js jetstream.JetStream, bucket string, repl
 			Name:              name,
 			Subjects:          []string{"$KV." + bucket + ".>"},
 			MaxMsgsPerSubject: 1,
-			MaxAge:            ttl,
+			MaxAge:            maxAge,
+			AllowMsgTTL:       msgTTL,
 			MaxBytes:          -1,
 			MaxMsgSize:        -1,
 			MaxMsgs:           -1,
@@ -98,30 +101,27 @@ func subject(bucket jetstream.KeyValue, key string) string {
 	return "$KV." + bucket.Bucket() + "." + key
 }
 
-// lagRecheck is how long readAll waits for a lagging consumer before it asks the leader again how far to read.
-const lagRecheck = 20 * time.Millisecond
+// keyValue is a key's current value and revision, as readAll lists them.
+type keyValue struct {
+	key   string
+	value []byte
+	rev   uint64
+}
 
-// readAll returns the current entries of bucket's keys matching filter, every write acknowledged before the
-// call included. The listing is an ordered consumer (nats.go's KV watch), which JetStream may place on a
-// follower that lags the leader by a few writes; so readAll first asks stream's leader for the sequence of
-// the last message matching filter, and reads on past the consumer's initial values until it has seen that
-// sequence. If that message is deleted meanwhile (a final outcome), the leader is asked again.
-func readAll(ctx context.Context, bucket jetstream.KeyValue, stream jetstream.Stream, filter string) ([]jetstream.KeyValueEntry, error) {
-	target, err := lastSequence(ctx, stream, subject(bucket, filter))
-	if err != nil {
-		return nil, err
-	}
+// readAll returns the current values of bucket's keys matching filter, every write acknowledged before the
+// call included. The bulk is read by an ordered consumer (nats.go's KV watch), which JetStream may place on a
+// follower that lags the leader by a few writes; so once the consumer has delivered the values it holds,
+// readAll asks stream's leader for each next matching message after the last one seen, until the leader has
+// none: the tail a lagging follower had not applied yet.
+func readAll(ctx context.Context, bucket jetstream.KeyValue, stream jetstream.Stream, filter string) ([]keyValue, error) {
 	w, err := bucket.Watch(ctx, filter, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = w.Stop() }()
-	latest := map[string]jetstream.KeyValueEntry{}
+	latest := map[string]keyValue{}
 	var seen uint64
-	initial := true
-	recheck := time.NewTimer(lagRecheck)
-	defer recheck.Stop()
-	for initial || seen < target {
+	for initial := true; initial; {
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
@@ -131,34 +131,28 @@ func readAll(ctx context.Context, bucket jetstream.KeyValue, stream jetstream.St
 				initial = false
 				continue
 			}
-			latest[e.Key()] = e
+			latest[e.Key()] = keyValue{key: e.Key(), value: e.Value(), rev: e.Revision()}
 			seen = max(seen, e.Revision())
-		case <-recheck.C:
-			if !initial {
-				if target, err = lastSequence(ctx, stream, subject(bucket, filter)); err != nil {
-					return nil, err
-				}
-			}
-			recheck.Reset(lagRecheck)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("jsstore: reading %s: %w", bucket.Bucket(), ctx.Err())
 		}
 	}
-	entries := make([]jetstream.KeyValueEntry, 0, len(latest))
-	for _, e := range latest {
-		entries = append(entries, e)
+	prefix := subject(bucket, "")
+	for { // bounded: each round reads a later message, and the leader has finitely many
+		m, err := stream.GetMsg(ctx, seen+1, jetstream.WithGetMsgSubject(prefix+filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jsstore: reading %s from its leader: %w", bucket.Bucket(), err)
+		}
+		key := strings.TrimPrefix(m.Subject, prefix)
+		latest[key] = keyValue{key: key, value: m.Data, rev: m.Sequence}
+		seen = m.Sequence
 	}
-	return entries, nil
-}
-
-// lastSequence asks stream's leader for the sequence of its last message on subjects (0: none).
-func lastSequence(ctx context.Context, stream jetstream.Stream, subjects string) (uint64, error) {
-	m, err := stream.GetLastMsgForSubject(ctx, subjects)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
+	values := make([]keyValue, 0, len(latest))
+	for _, v := range latest {
+		values = append(values, v)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("jsstore: last message of %s: %w", subjects, err)
-	}
-	return m.Sequence, nil
+	return values, nil
 }
