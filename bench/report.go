@@ -249,11 +249,12 @@ func (r *report) markdown() string {
 	} else {
 		fmt.Fprintf(&b, "- latency A/A control adds %+.2f ms (within 1 ms): the added p99 latencies hold\n", latAA)
 	}
+	candidates := map[string]string{"aa": "A/A copy", "unmatched": "unmatched", "paused": "paused (matched and queued)", "delivered": "delivered", "gogc": "bare with GOGC=1000"}
 	if r.gc != nil {
-		b.WriteString(r.gc.line(map[string]string{"aa": "A/A copy", "unmatched": "unmatched", "paused": "paused", "delivered": "delivered", "gogc": "bare with GOGC=1000"}))
+		b.WriteString(r.gc.line(candidates))
 	}
 	if r.callCPU != nil {
-		b.WriteString(r.callCPU.line(map[string]string{"aa": "A/A copy", "unmatched": "unmatched", "paused": "matched and queued", "delivered": "delivered", "gogc": "bare with GOGC=1000"}))
+		b.WriteString(r.callCPU.line(candidates))
 	}
 	b.WriteString("\n| # | figure | baseline (same run) | median | spread (min … max) | bar | verdict |\n|---|---|---|---|---|---|---|\n")
 	tp := func(n, key, what string, bar float64) {
