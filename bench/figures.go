@@ -166,16 +166,19 @@ func (b *bench) throughputAndLatency(r *report) error {
 	}
 	tput := map[string][]float64{}
 	gc := newGCRates()
+	cpu := newCallCPU()
 	var deliveredLag []float64
 	for i := 0; i < b.o.pairs; i++ {
 		for _, c := range cands {
 			in := b.serving[c.name]
 			before := b.rc.sinks["delivered"].count.Load()
 			gcBare, gcCand := bare.gcSampleOf(), in.gcSampleOf()
+			cpuBare, cpuCand := processCPU(bare.cmd.Process.Pid), processCPU(in.cmd.Process.Pid)
 			ra, rb, err := runPair(bare.addr(), in.addr(), callBody, b.o.conns, b.o.duration, i%2 == 0)
 			if err != nil {
 				return fmt.Errorf("throughput pair %s: %w", c.key, err)
 			}
+			cpu.add(c.key, processCPU(bare.cmd.Process.Pid)-cpuBare, processCPU(in.cmd.Process.Pid)-cpuCand, ra.OK, rb.OK)
 			gc.add(c.key, gcBare, bare.gcSampleOf(), gcCand, in.gcSampleOf(), ra.OK, rb.OK)
 			if ra.OK == 0 || rb.OK == 0 {
 				r.broke(fmt.Sprintf("throughput %s: bare %d ok/%d errors, candidate %d ok/%d errors", c.key, ra.OK, ra.Errors, rb.OK, rb.Errors))
@@ -202,6 +205,7 @@ func (b *bench) throughputAndLatency(r *report) error {
 	}
 	r.throughput = tput
 	r.gc = gc
+	r.callCPU = cpu
 	r.deliveredShare = deliveredLag
 
 	added := map[string][]float64{}

@@ -3,7 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -87,13 +88,8 @@ func (g *gcRates) add(key string, baseBefore, baseAfter, candBefore, candAfter g
 // line says, for the candidates measured, how often each side collected and how large its heap goal was;
 // empty when no pair could be sampled.
 func (g *gcRates) line(names map[string]string) string {
-	keys := make([]string, 0, len(g.candCalls))
-	for k := range g.candCalls {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(g.candCalls)) {
 		parts = append(parts, fmt.Sprintf("%s %.2f vs bare %.2f (heap goal %.0f vs %.0f MiB)", names[k],
 			1000*g.candCycles[k]/g.candCalls[k], 1000*g.baseCycles[k]/g.baseCalls[k], median(g.candGoal[k]), median(g.baseGoal[k])))
 	}

@@ -58,6 +58,7 @@ type report struct {
 
 	throughput     map[string][]float64 // aa, unmatched, paused, delivered (and gogc with -gc-control): candidate/bare per pair
 	gc             *gcRates             // the GC cycles of both sides of the throughput pairs
+	callCPU        *callCPU             // the CPU per call of both sides of the throughput pairs
 	deliveredShare []float64
 	addedP99       map[string][]float64 // ms
 	p99            map[string][]float64 // candidate p99, ms
@@ -248,8 +249,12 @@ func (r *report) markdown() string {
 	} else {
 		fmt.Fprintf(&b, "- latency A/A control adds %+.2f ms (within 1 ms): the added p99 latencies hold\n", latAA)
 	}
+	candidates := map[string]string{"aa": "A/A copy", "unmatched": "unmatched", "paused": "paused (matched and queued)", "delivered": "delivered", "gogc": "bare with GOGC=1000"}
 	if r.gc != nil {
-		b.WriteString(r.gc.line(map[string]string{"aa": "A/A copy", "unmatched": "unmatched", "paused": "paused", "delivered": "delivered", "gogc": "bare with GOGC=1000"}))
+		b.WriteString(r.gc.line(candidates))
+	}
+	if r.callCPU != nil {
+		b.WriteString(r.callCPU.line(candidates))
 	}
 	b.WriteString("\n| # | figure | baseline (same run) | median | spread (min … max) | bar | verdict |\n|---|---|---|---|---|---|---|\n")
 	tp := func(n, key, what string, bar float64) {

@@ -84,22 +84,21 @@ func (rt *handlerState) fireHeld(r *http.Request, req *proxy.Request, plan *firi
 // on (fail open).
 func (rt *handlerState) enqueue(ctx context.Context, held heldQueue, msgs []queue.Message) {
 	if held.err != nil {
-		rt.metrics.eventsDropped.WithLabelValues("queue_unavailable").Add(float64(len(msgs)))
-		rt.logger.Error("queue unavailable; events dropped", zap.Int("events", len(msgs)), zap.Error(held.err))
+		rt.metrics.eventsDropped.WithLabelValues(dropQueueUnavailable).Add(float64(len(msgs)))
+		warnDropped(rt.logger, rt.queueDir, dropQueueUnavailable, len(msgs), held.err)
 		return
 	}
 	// The client may hang up while we store: the upstream did the work, so the event must still be stored.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enqueueTimeout)
 	defer cancel()
 	res, err := held.entry.q.Enqueue(ctx, msgs)
-	if errors.Is(err, queue.ErrDiskFull) {
-		rt.metrics.eventsDropped.WithLabelValues("disk_full").Add(float64(len(msgs)))
-		warnDiskFull(rt.logger, rt.queueDir, len(msgs))
-		return
-	}
 	if err != nil {
-		rt.metrics.eventsDropped.WithLabelValues("store_failed").Add(float64(len(msgs)))
-		rt.logger.Error("storing events failed; events dropped", zap.Int("events", len(msgs)), zap.Error(err))
+		reason := dropStoreFailed
+		if errors.Is(err, queue.ErrDiskFull) {
+			reason, err = dropDiskFull, nil // the warning says it all
+		}
+		rt.metrics.eventsDropped.WithLabelValues(reason).Add(float64(len(msgs)))
+		warnDropped(rt.logger, rt.queueDir, reason, len(msgs), err)
 		return
 	}
 	rt.metrics.eventsQueued.Add(float64(res.Queued))

@@ -151,8 +151,8 @@ func TestReloadUnderLoadDeliversEveryAnsweredCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := bytes.Count(logs, []byte("events dropped")); n > 0 {
-		i := bytes.Index(logs, []byte("events dropped"))
+	if n := bytes.Count(logs, []byte("their events are dropped")); n > 0 {
+		i := bytes.Index(logs, []byte("their events are dropped"))
 		line := logs[bytes.LastIndexByte(logs[:i], '\n')+1:]
 		if end := bytes.IndexByte(line, '\n'); end >= 0 {
 			line = line[:end]
