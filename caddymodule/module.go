@@ -4,6 +4,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/sidehook/sidehook/matcher"
 	"github.com/sidehook/sidehook/proxy"
 	"github.com/sidehook/sidehook/queue"
+	"github.com/sidehook/sidehook/queue/jsstore"
 )
 
 // Version is sent as the deliveries' User-Agent (sidehook/<version>).
@@ -76,15 +78,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if rt.maxBody <= 0 {
 		rt.maxBody = defaultMaxBody
 	}
-	rt.queueDir = h.QueueDir
-	if rt.queueDir == "" {
-		rt.queueDir = filepath.Join(caddy.AppDataDir(), "sidehook")
-	}
-	abs, err := filepath.Abs(rt.queueDir)
+	open, err := h.compileQueue()
 	if err != nil {
-		return fmt.Errorf("queue_dir %q: %w", rt.queueDir, err)
+		return err
 	}
-	rt.queueDir = abs
 
 	if rt.neverFire, err = matcher.NewPatternSet(h.NeverFire); err != nil {
 		return fmt.Errorf("never_fire: %w", err)
@@ -140,7 +137,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	rt.app = appModule.(*App)
 	rt.delivery.OnAttempt = rt.metrics.observeAttempt
-	if err := rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics); err != nil {
+	if err := rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics, open, h.Cluster != nil); err != nil {
 		return err
 	}
 	rt.app.limitMemory(h.MemoryBudget)
@@ -159,6 +156,40 @@ func (h *Handler) Cleanup() error {
 		h.rt.store.Stop()
 	}
 	return nil
+}
+
+// compileQueue names the handler's queue in rt.queueDir and returns how to open it: the Badger directory
+// queue_dir (default {Caddy data dir}/sidehook), or in cluster mode the JetStream store of the cluster. It
+// opens nothing: the app does when the config starts.
+func (h *Handler) compileQueue() (queueOpener, error) {
+	rt := &h.rt
+	if h.Cluster != nil {
+		if h.QueueDir != "" {
+			return nil, errors.New("queue_dir and cluster exclude each other: in cluster mode the queue lives in NATS JetStream")
+		}
+		cfg := h.Cluster.storeConfig(caddy.NewReplacer())
+		if err := cfg.Check(); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		rt.queueDir = h.Cluster.queueKey()
+		return func(logger *zap.Logger) (*queue.Queue, error) {
+			st, err := jsstore.Open(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return queue.New(st, logger), nil
+		}, nil
+	}
+	dir := h.QueueDir
+	if dir == "" {
+		dir = filepath.Join(caddy.AppDataDir(), "sidehook")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("queue_dir %q: %w", dir, err)
+	}
+	rt.queueDir = abs
+	return func(logger *zap.Logger) (*queue.Queue, error) { return queue.Open(abs, logger) }, nil
 }
 
 func (h *Handler) compileNesting() (*proxy.Nesting, error) {

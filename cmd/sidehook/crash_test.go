@@ -54,16 +54,7 @@ func (w *hookWorld) queueDir() string { return filepath.Join(w.home, "queue") }
 
 // caddyfile is sidehook in front of the upstream, subscribed to `echo`, with the given delivery lines.
 func (w *hookWorld) caddyfile(delivery string) string {
-	return fmt.Sprintf(`{
-	admin %s
-	persist_config off
-	skip_install_trust
-	storage file_system %s
-	log {
-		level ERROR
-	}
-}
-http://%s {
+	return testGlobals(w.admin, filepath.Join(w.home, "storage")) + fmt.Sprintf(`http://%s {
 	sidehook {
 		queue_dir %s
 		subscribe echo http://%s/hook {
@@ -77,7 +68,7 @@ http://%s {
 	}
 	reverse_proxy %s
 }
-`, w.admin, filepath.Join(w.home, "storage"), w.site, w.queueDir(), w.recv.addr, crashSecret, delivery, w.api)
+`, w.site, w.queueDir(), w.recv.addr, crashSecret, delivery, w.api)
 }
 
 // start runs the binary on the Caddyfile.

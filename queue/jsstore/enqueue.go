@@ -26,6 +26,9 @@ func (s *Store) Enqueue(ctx context.Context, events []store.Event, now time.Time
 	if s.isClosed() {
 		return store.EnqueueResult{}, store.ErrClosed
 	}
+	if err := s.reachable(); err != nil {
+		return store.EnqueueResult{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	res := store.EnqueueResult{Queued: make([]bool, len(events))}
