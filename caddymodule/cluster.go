@@ -124,13 +124,35 @@ func (c *ClusterConfig) storeConfig(repl *caddy.Replacer) jsstore.Config {
 }
 
 // queueKey names the cluster's queue where queue_dir names a directory: handlers with the same servers and
-// prefix share one store and one delivery engine in the process, as handlers with the same queue_dir do.
+// prefix share one store and one delivery engine in the process, as handlers with the same queue_dir do. The
+// key shows in logs, metrics and the admin API, so the URLs' credentials (nats://user:password@host or
+// nats://token@host) are left out of it.
 func (c *ClusterConfig) queueKey() string {
-	urls := slices.Clone(c.NATS)
+	urls := make([]string, len(c.NATS))
+	for i, u := range c.NATS {
+		urls[i] = withoutUserinfo(u)
+	}
 	slices.Sort(urls)
+	urls = slices.Compact(urls)
 	prefix := c.Prefix
 	if prefix == "" {
 		prefix = "sidehook"
 	}
 	return fmt.Sprintf("nats:%s@%s", prefix, strings.Join(urls, ","))
+}
+
+// withoutUserinfo is raw without the user, password or token before the host.
+func withoutUserinfo(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
 }
