@@ -41,6 +41,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			tls      <ca file> [<cert file> <key file>]
 //			replicas <n>
 //			prefix   <name>
+//			claim_lease <duration>
 //		}
 //		session_param <index>
 //		identity {

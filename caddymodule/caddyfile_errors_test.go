@@ -135,6 +135,7 @@ func TestCaddyfileErrorsNameMessageAndLine(t *testing.T) {
 		{"cluster_replicas_not_a_number", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\treplicas three", "}"), `replicas: want a whole number >= 0, got "three", at Caddyfile:5`},
 		{"cluster_replicas_too_many", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\treplicas 7", "}"), "cluster: jsstore: 7 replicas: JetStream allows 1 to 5, at Caddyfile:6"},
 		{"cluster_token_and_user", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\ttoken t", "\tuser u p", "}"), "cluster: jsstore: use one of token, user and password, or a creds file, at Caddyfile:7"},
+		{"cluster_claim_lease_not_a_duration", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\tclaim_lease soon", "}"), `claim_lease: bad duration "soon", at Caddyfile:5`},
 		{"cluster_prefix_with_dot", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\tprefix orders.api", "}"), `cluster: jsstore: prefix "orders.api": only letters, digits, '-' and '_', at Caddyfile:6`},
 
 		{"delivery_with_argument", inSidehookBlock("delivery fast {", "\tworkers 2", "}"), wrongCount + "'fast', at Caddyfile:3"},

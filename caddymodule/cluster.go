@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -29,7 +30,13 @@ type ClusterConfig struct {
 	Replicas int `json:"replicas,omitempty"`
 	// Prefix names this deployment's streams, so that several deployments share one NATS. Default "sidehook".
 	Prefix string `json:"prefix,omitempty"`
+	// ClaimLease is how long a job claimed by an instance that then dies stays claimed before another
+	// instance attempts it. It must exceed the delivery timeout by claimLeaseMargin. Default 2 minutes.
+	ClaimLease caddy.Duration `json:"claim_lease,omitempty"`
 }
+
+// claimLeaseMargin is what a claim must last beyond its attempt's timeout: the time to record the outcome.
+const claimLeaseMargin = 5 * time.Second
 
 // ClusterTLS holds file paths.
 type ClusterTLS struct {
@@ -48,6 +55,7 @@ type ClusterTLS struct {
 //		tls      <ca file> [<cert file> <key file>]
 //		replicas <n>
 //		prefix   <name>
+//		claim_lease <duration>
 //	}
 func unmarshalCluster(d *caddyfile.Dispenser) (*ClusterConfig, error) {
 	c := &ClusterConfig{}
@@ -87,6 +95,12 @@ func unmarshalCluster(d *caddyfile.Dispenser) (*ClusterConfig, error) {
 			if len(args) == 3 {
 				c.TLS.Cert, c.TLS.Key = args[1], args[2]
 			}
+		case "claim_lease":
+			dur, err := durationArg(d)
+			if err != nil {
+				return nil, err
+			}
+			c.ClaimLease = dur
 		case "replicas":
 			n, err := intArg(d)
 			if err != nil {
@@ -109,13 +123,14 @@ func unmarshalCluster(d *caddyfile.Dispenser) (*ClusterConfig, error) {
 // storeConfig is the JetStream store's configuration, placeholders replaced by repl.
 func (c *ClusterConfig) storeConfig(repl *caddy.Replacer) jsstore.Config {
 	cfg := jsstore.Config{
-		URLs:      c.NATS,
-		Token:     repl.ReplaceAll(c.Token, ""),
-		User:      repl.ReplaceAll(c.User, ""),
-		Password:  repl.ReplaceAll(c.Password, ""),
-		CredsFile: repl.ReplaceAll(c.Creds, ""),
-		Replicas:  c.Replicas,
-		Prefix:    c.Prefix,
+		URLs:       c.NATS,
+		Token:      repl.ReplaceAll(c.Token, ""),
+		User:       repl.ReplaceAll(c.User, ""),
+		Password:   repl.ReplaceAll(c.Password, ""),
+		CredsFile:  repl.ReplaceAll(c.Creds, ""),
+		Replicas:   c.Replicas,
+		Prefix:     c.Prefix,
+		ClaimLease: time.Duration(c.ClaimLease),
 	}
 	if c.TLS != nil {
 		cfg.CAFile, cfg.CertFile, cfg.KeyFile = c.TLS.CA, c.TLS.Cert, c.TLS.Key

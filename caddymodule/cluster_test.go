@@ -3,6 +3,9 @@ package caddymodule
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // The cluster's queue key shows in logs, metrics and the admin API: no credential given in a NATS URL may
@@ -21,5 +24,32 @@ func TestClusterQueueKeyHoldsNoCredentials(t *testing.T) {
 	}
 	if other := (&ClusterConfig{NATS: b.NATS, Prefix: "billing"}).queueKey(); other == key {
 		t.Errorf("another prefix on the same servers has the same queue key %q", other)
+	}
+}
+
+// What Provision refuses of a cluster block that the Caddyfile parser cannot know: queue_dir beside it, and a
+// claim lease that would end before its attempt could (another instance would attempt the job meanwhile).
+func TestClusterProvisionChecks(t *testing.T) {
+	servers := []string{"nats://127.0.0.1:4222"}
+	cases := []struct {
+		name string
+		h    *Handler
+		want string
+	}{
+		{"queue_dir beside cluster", &Handler{QueueDir: "/srv/q", Cluster: &ClusterConfig{NATS: servers}},
+			"queue_dir and cluster exclude each other: in cluster mode the queue lives in NATS JetStream"},
+		{"lease shorter than the attempt", &Handler{Cluster: &ClusterConfig{NATS: servers, ClaimLease: caddy.Duration(15 * time.Second)}},
+			"cluster claim_lease 15s must exceed the delivery timeout (15s) by at least 5s"},
+		{"bad replicas in JSON", &Handler{Cluster: &ClusterConfig{NATS: servers, Replicas: 9}},
+			"cluster: jsstore: 9 replicas: JetStream allows 1 to 5"},
+	}
+	for _, c := range cases {
+		if _, err := c.h.compileQueue(15 * time.Second); err == nil || err.Error() != c.want {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+	ok := &Handler{Cluster: &ClusterConfig{NATS: servers, ClaimLease: caddy.Duration(20 * time.Second)}}
+	if _, err := ok.compileQueue(15 * time.Second); err != nil {
+		t.Errorf("a 20s lease over a 15s timeout: %v", err)
 	}
 }

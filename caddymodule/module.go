@@ -78,11 +78,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if rt.maxBody <= 0 {
 		rt.maxBody = defaultMaxBody
 	}
-	open, err := h.compileQueue()
-	if err != nil {
-		return err
-	}
-
+	var err error
 	if rt.neverFire, err = matcher.NewPatternSet(h.NeverFire); err != nil {
 		return fmt.Errorf("never_fire: %w", err)
 	}
@@ -107,6 +103,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	if rt.delivery, err = h.compileDelivery(); err != nil {
+		return err
+	}
+	open, err := h.compileQueue(rt.delivery.Effective().Timeout)
+	if err != nil {
 		return err
 	}
 	if rt.identity, err = h.compileIdentity(); err != nil {
@@ -161,7 +161,7 @@ func (h *Handler) Cleanup() error {
 // compileQueue names the handler's queue in rt.queueDir and returns how to open it: the Badger directory
 // queue_dir (default {Caddy data dir}/sidehook), or in cluster mode the JetStream store of the cluster. It
 // opens nothing: the app does when the config starts.
-func (h *Handler) compileQueue() (queueOpener, error) {
+func (h *Handler) compileQueue(attemptTimeout time.Duration) (queueOpener, error) {
 	rt := &h.rt
 	if h.Cluster != nil {
 		if h.QueueDir != "" {
@@ -170,6 +170,11 @@ func (h *Handler) compileQueue() (queueOpener, error) {
 		cfg := h.Cluster.storeConfig(caddy.NewReplacer())
 		if err := cfg.Check(); err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		// A claim outliving its attempt keeps a second instance from attempting the job while the first
+		// still may; the margin covers recording the outcome.
+		if lease := time.Duration(h.Cluster.ClaimLease); lease != 0 && lease < attemptTimeout+claimLeaseMargin {
+			return nil, fmt.Errorf("cluster claim_lease %s must exceed the delivery timeout (%s) by at least %s", lease, attemptTimeout, claimLeaseMargin)
 		}
 		rt.queueDir = h.Cluster.queueKey()
 		return func(logger *zap.Logger) (*queue.Queue, error) {
