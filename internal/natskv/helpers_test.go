@@ -17,11 +17,18 @@ func openTest(t *testing.T, urls []string, replicas int, lockTTL time.Duration, 
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	s, err := open(Config{Config: natsconn.Config{URLs: urls}, Replicas: replicas, LockTTL: lockTTL,
-		RequestTimeout: 10 * time.Second, Logger: zap.New(core)}, extra...)
+		RequestTimeout: 3 * time.Second, Logger: zap.New(core)}, extra...)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
+	t.Cleanup(func() {
+		_ = s.Close()
+		if t.Failed() {
+			for _, e := range logs.All() {
+				t.Logf("log: %s %s %s %v", e.Time.Format("15:04:05.000"), e.LoggerName, e.Message, e.ContextMap())
+			}
+		}
+	})
 	return s, logs
 }
 

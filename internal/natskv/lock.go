@@ -25,9 +25,9 @@ type heldLock struct {
 	rev uint64 // the revision of the lock's latest renewal, which Unlock must find to delete it
 }
 
-// Lock takes the lock name, waiting while another holder (this process included) has it, until ctx ends. It
-// is taken by creating the key, which fails while it exists; the entry expires after LockTTL unless renewed,
-// so a crashed holder blocks the others for at most that long.
+// Lock takes the lock name, waiting while another holder (this process included) has it, or while NATS does
+// not answer, until ctx ends. It is taken by creating the key, which fails while it exists; the entry expires
+// after LockTTL unless renewed, so a crashed holder blocks the others for at most that long.
 func (s *Storage) Lock(ctx context.Context, name string) error {
 	key, err := kvKey(lockRoot, name)
 	if err != nil {
@@ -41,21 +41,31 @@ func (s *Storage) Lock(ctx context.Context, name string) error {
 	}()
 	for {
 		rev, err := s.create(ctx, key)
-		if err == nil {
+		switch {
+		case err == nil:
 			s.hold(name, key, rev)
 			return nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("natskv: lock %s: %w", name, err)
-		}
-		if w == nil {
+		case errors.Is(err, jetstream.ErrKeyExists) && w == nil:
 			// Watching from now on, then trying again, misses no release between the refusal and the watch.
-			if w, err = s.kv.Watch(ctx, key, jetstream.UpdatesOnly(), jetstream.MetaOnly()); err != nil {
-				return fmt.Errorf("natskv: lock %s: watching the holder: %w", name, err)
+			w, err = s.kv.Watch(ctx, key, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+			if err == nil {
+				continue
 			}
-			continue
+			err = fmt.Errorf("watching the holder: %w", err)
+		case errors.Is(err, jetstream.ErrKeyExists):
+			if ended := waitChange(ctx, w); !ended {
+				continue
+			}
+			_ = w.Stop() // its consumer is gone (a node died): watch anew after the next refusal
+			w = nil
+			err = errors.New("the watch of the holder ended")
 		}
-		if err := waitChange(ctx, w); err != nil {
+		// NATS unreachable, or the stream electing a leader: wait and try again, as for a held lock.
+		if ctx.Err() != nil {
+			return fmt.Errorf("natskv: lock %s: %w", name, errors.Join(err, ctx.Err()))
+		}
+		s.logger.Warn("taking a lock failed; retrying", zap.String("lock", name), zap.Error(err))
+		if err := sleep(ctx, lockRecheck); err != nil {
 			return fmt.Errorf("natskv: lock %s: %w", name, err)
 		}
 	}
@@ -68,17 +78,30 @@ func (s *Storage) create(ctx context.Context, key string) (uint64, error) {
 	return s.kv.Create(ctx, key, []byte(s.owner), jetstream.KeyTTL(s.cfg.LockTTL))
 }
 
-// waitChange returns when the watched key changes (or lockRecheck passes), or ctx's error when ctx ends.
-func waitChange(ctx context.Context, w jetstream.KeyWatcher) error {
-	t := time.NewTimer(lockRecheck)
+// sleep waits d, or returns ctx's error when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-w.Updates():
+	case <-t.C:
+		return nil
+	}
+}
+
+// waitChange returns when the watched key changes, lockRecheck passes or ctx ends; true when the watch ended
+// instead.
+func waitChange(ctx context.Context, w jetstream.KeyWatcher) (ended bool) {
+	t := time.NewTimer(lockRecheck)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case _, ok := <-w.Updates():
+		return !ok
 	case <-t.C:
 	}
-	return nil
+	return false
 }
 
 // hold records a lock just taken and starts renewing it.

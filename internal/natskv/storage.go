@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +30,10 @@ type Storage struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
-	owner  string // written in this storage's locks, to tell an operator who holds one
+	stream jetstream.Stream // the bucket's, whose leader answers listings
+	// subjectPrefix is what the bucket's keys are published under: "$KV.<bucket>.".
+	subjectPrefix string
+	owner         string // written in this storage's locks, to tell an operator who holds one
 
 	// ctx ends at Close: lock renewals and watches stop with it; wg waits for them.
 	ctx    context.Context
@@ -77,12 +81,12 @@ func open(cfg Config, extra ...nats.Option) (*Storage, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.RequestTimeout)
 	defer cancel()
-	kv, err := openBucket(ctx, js, cfg.Bucket(), cfg.Replicas)
+	kv, stream, err := openBucket(ctx, js, cfg.Bucket(), cfg.Replicas)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	s.nc, s.js, s.kv = nc, js, kv
+	s.nc, s.js, s.kv, s.stream, s.subjectPrefix = nc, js, kv, stream, "$KV."+cfg.Bucket()+"."
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -90,11 +94,11 @@ func open(cfg Config, extra ...nats.Option) (*Storage, error) {
 // openBucket binds to the bucket, creating its stream first when it does not exist: a KV stream as nats.go
 // makes one, but with direct gets off (reads from the leader, see the package doc) and message TTLs allowed
 // (for locks). An existing bucket is bound as it is: its configuration belongs to whoever created it.
-func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
+func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, jetstream.Stream, error) {
 	name := "KV_" + bucket
-	_, err := js.Stream(ctx, name)
+	stream, err := js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+		stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
 			Name:                   name,
 			Subjects:               []string{"$KV." + bucket + ".>"},
 			MaxMsgsPerSubject:      1,
@@ -112,17 +116,17 @@ func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, repl
 			SubjectDeleteMarkerTTL: markerTTL,
 		})
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another instance created it meanwhile
-			err = nil
+			stream, err = js.Stream(ctx, name)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("natskv: stream %s: %w", name, err)
+		return nil, nil, fmt.Errorf("natskv: stream %s: %w", name, err)
 	}
 	kv, err := js.KeyValue(ctx, bucket)
 	if err != nil {
-		return nil, fmt.Errorf("natskv: binding bucket %s: %w", bucket, err)
+		return nil, nil, fmt.Errorf("natskv: binding bucket %s: %w", bucket, err)
 	}
-	return kv, nil
+	return kv, stream, nil
 }
 
 func newOwnerID() string {
@@ -153,12 +157,10 @@ func (s *Storage) Close() error {
 	return errors.Join(errs...)
 }
 
-// bound gives ctx the request timeout when it has no deadline of its own, so no call waits forever on a
-// NATS that does not answer.
+// bound limits one request to the request timeout, within ctx: a request sent to a stream leader that just
+// died is never answered, and must fail in seconds (to be retried, or reported) rather than hold the
+// caller until its own, possibly long, deadline.
 func (s *Storage) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
 	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
 }
 
@@ -305,28 +307,29 @@ func (s *Storage) List(ctx context.Context, prefix string, recursive bool) ([]st
 	return keys, nil
 }
 
-// kvKeys returns the bucket keys matching a subject filter that hold a value (deleted ones left out).
+// kvKeys returns the bucket keys matching a subject filter that hold a value. The subjects come from the
+// stream's leader (a stream info request), not from a consumer: a consumer may run on a replica that is
+// behind, such as a node just restarted, and list keys as they were. The leader also counts the subjects of
+// deleted keys (their markers are messages), so each is read, from the leader too, and those without a
+// value left out.
 func (s *Storage) kvKeys(ctx context.Context, subjects string) ([]string, error) {
-	w, err := s.kv.Watch(ctx, subjects, jetstream.IgnoreDeletes(), jetstream.MetaOnly())
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(s.subjectPrefix+subjects))
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = w.Stop() }()
-	var keys []string
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("the watch ended early")
-			}
-			if e == nil { // every current key has been delivered
-				return keys, nil
-			}
-			keys = append(keys, e.Key())
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		key := strings.TrimPrefix(subject, s.subjectPrefix)
+		_, err := s.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
 	}
+	return keys, nil
 }
 
 // String names the storage in Caddy's logs.

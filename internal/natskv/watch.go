@@ -18,9 +18,11 @@ const (
 
 // Watch returns a channel that receives a value whenever key is written or deleted, by any instance. Signals
 // are coalesced: one pending value stands for any number of changes, so a reader re-reads the key rather than
-// counting. When the connection to NATS comes back after a loss, the watch is started again and the channel
-// signalled once, since changes made meanwhile were not seen. The channel is closed when ctx ends or the
-// storage is closed. The first watch is started before Watch returns, so its error is Watch's.
+// counting. Every start of the watch signals too, once the watch delivers the key's current state (or its
+// absence): when the connection to NATS comes back after a loss, the watch is started again, and the signal
+// then comes when the bucket's stream answers again, so the reader's re-read can succeed. The channel is
+// closed when ctx ends or the storage is closed. The first watch is started before Watch returns, so its
+// error is Watch's.
 func (s *Storage) Watch(ctx context.Context, key string) (<-chan struct{}, error) {
 	k, err := kvKey(dataRoot, key)
 	if err != nil {
@@ -37,68 +39,106 @@ func (s *Storage) Watch(ctx context.Context, key string) (<-chan struct{}, error
 	return out, nil
 }
 
-// startWatch starts a KV watch of key's updates only, within the request timeout (the consumer's creation
-// is the only request; deliveries need no deadline).
-func (s *Storage) startWatch(ctx context.Context, key string) (jetstream.KeyWatcher, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return s.kv.Watch(ctx, key, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+// keyWatch is a running KV watch and the cancellation of the context it runs in.
+type keyWatch struct {
+	jetstream.KeyWatcher
+	cancel context.CancelFunc
+}
+
+// stop ends the watch; the zero keyWatch (none running) is a no-op.
+func (w keyWatch) stop() {
+	if w.KeyWatcher != nil {
+		_ = w.Stop()
+		w.cancel()
+	}
+}
+
+// startWatch starts a KV watch of key, from its current state on. The subscription lives as long as the
+// context it is created with (nats.go unsubscribes when that context ends), so it gets its own, cancelled by
+// stop; the consumer's creation, the only request, is bounded by the request timeout by cancelling that
+// context if the creation takes longer.
+func (s *Storage) startWatch(ctx context.Context, key string) (keyWatch, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	timeout := time.AfterFunc(s.cfg.RequestTimeout, cancel)
+	w, err := s.kv.Watch(wctx, key, jetstream.MetaOnly())
+	if !timeout.Stop() && err == nil {
+		_ = w.Stop()
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
+		cancel()
+		return keyWatch{}, err
+	}
+	return keyWatch{KeyWatcher: w, cancel: cancel}, nil
 }
 
 // runWatch forwards w's updates to out until ctx or the storage ends, and restarts the watch when the
-// connection came back or the watch ended.
-func (s *Storage) runWatch(ctx context.Context, key string, w jetstream.KeyWatcher, reconnected <-chan struct{}, out chan struct{}) {
+// connection came back or the watch ended. A watch that ended is restarted after a pause that grows while
+// watches keep ending without delivering anything (they do end, at once, while the connection is down), so
+// a lost connection costs no busy loop.
+func (s *Storage) runWatch(ctx context.Context, key string, w keyWatch, reconnected <-chan struct{}, out chan struct{}) {
 	defer s.wg.Done()
 	defer close(out)
-	defer func() {
-		if w != nil {
-			_ = w.Stop()
-		}
-	}()
+	defer func() { w.stop() }()
+	pause := rewatchFirst
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.ctx.Done():
 			return
-		case e, ok := <-w.Updates():
-			if ok {
-				if e != nil {
-					signal(out)
-				}
+		case _, ok := <-w.Updates():
+			if ok { // a change, the current state at the start, or the nil that ends it: each may be news
+				s.logger.Debug("watch update", zap.String("key", key))
+				pause = rewatchFirst
+				signal(out)
 				continue
 			}
-			s.logger.Warn("watch ended; starting it again", zap.String("key", key))
+			s.logger.Warn("watch ended; starting it again", zap.String("key", key), zap.Duration("in", pause))
+			if !s.pause(ctx, pause, reconnected) {
+				return
+			}
+			pause = min(2*pause, rewatchMax)
 		case <-reconnected:
+			pause = rewatchFirst
 		}
-		_ = w.Stop()
+		w.stop()
 		reconnected = s.reconnected.wait()
-		if w = s.rewatch(ctx, key); w == nil {
+		var ok bool
+		if w, ok = s.rewatch(ctx, key); !ok {
 			return // ctx or the storage ended
 		}
-		signal(out) // what changed while the watch was down is read now
+		s.logger.Debug("watch started again", zap.String("key", key))
 	}
 }
 
-// rewatch starts the watch again, retrying with a growing pause until it starts (nil: ctx or the storage
+// pause waits for d or a reconnection, whichever comes first; false when ctx or the storage ended.
+func (s *Storage) pause(ctx context.Context, d time.Duration, reconnected <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.ctx.Done():
+		return false
+	case <-reconnected:
+	case <-t.C:
+	}
+	return true
+}
+
+// rewatch starts the watch again, retrying with a growing pause until it starts (false: ctx or the storage
 // ended first).
-func (s *Storage) rewatch(ctx context.Context, key string) jetstream.KeyWatcher {
+func (s *Storage) rewatch(ctx context.Context, key string) (keyWatch, bool) {
 	pause := rewatchFirst
 	for {
 		w, err := s.startWatch(ctx, key)
 		if err == nil {
-			return w
+			return w, true
 		}
 		s.logger.Warn("starting a watch failed; retrying", zap.String("key", key), zap.Duration("in", pause), zap.Error(err))
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-s.ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
+		if !s.pause(ctx, pause, nil) {
+			return keyWatch{}, false
 		}
 		pause = min(2*pause, rewatchMax)
 	}
