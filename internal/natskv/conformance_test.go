@@ -138,7 +138,8 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// A watch signals every write and delete of its key made through another connection, and nothing for other keys.
+// A watch signals its start (once the key's state is read), then every write and delete of its key made
+// through another connection, and nothing for other keys; it closes when its context ends.
 func TestWatchSignalsChanges(t *testing.T) {
 	node := natstest.StartNode(t)
 	a, _ := openTest(t, []string{node.URL()}, 1, 0)
@@ -148,6 +149,7 @@ func TestWatchSignalsChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signalled(t, ch, time.Second, "start")
 	if err := a.Store(ctx, "p/other", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +177,36 @@ func TestWatchSignalsChanges(t *testing.T) {
 		select {
 		case _, ok := <-ch2:
 			return !ok
+		default:
+			return false
+		}
+	})
+}
+
+// A watch outlives its server's restart: it starts again when the connection is back (and says so), and
+// signals the changes made from then on.
+func TestWatchResumesAfterServerRestart(t *testing.T) {
+	node := natstest.StartNode(t)
+	s, logs := openTest(t, []string{node.URL()}, 1, 0)
+	ctx := context.Background()
+	ch, err := s.Watch(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signalled(t, ch, time.Second, "start")
+
+	node.Kill(t)
+	waitFor(t, 10*time.Second, "the loss logged", func() bool { return logged(logs, "NATS connection lost") })
+	node.Restart(t)
+	signalled(t, ch, 15*time.Second, "the watch's restart")
+	if err := s.Store(ctx, "k", []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "the change after the restart", func() bool {
+		select {
+		case <-ch:
+			v, err := s.Load(ctx, "k")
+			return err == nil && string(v) == "after"
 		default:
 			return false
 		}

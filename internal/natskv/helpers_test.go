@@ -35,7 +35,7 @@ func openTest(t *testing.T, urls []string, replicas int, lockTTL time.Duration, 
 // crash stops s as a killed process stops: no lock released, no renewal any more, the connection gone.
 func crash(s *Storage) {
 	s.mu.Lock()
-	s.locks = nil
+	s.closed, s.locks = true, nil
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()

@@ -43,8 +43,7 @@ func (s *Storage) Lock(ctx context.Context, name string) error {
 		rev, err := s.create(ctx, key)
 		switch {
 		case err == nil:
-			s.hold(name, key, rev)
-			return nil
+			return s.hold(name, key, rev)
 		case errors.Is(err, jetstream.ErrKeyExists) && w == nil:
 			// Watching from now on, then trying again, misses no release between the refusal and the watch.
 			w, err = s.kv.Watch(ctx, key, jetstream.UpdatesOnly(), jetstream.MetaOnly())
@@ -63,6 +62,9 @@ func (s *Storage) Lock(ctx context.Context, name string) error {
 		// NATS unreachable, or the stream electing a leader: wait and try again, as for a held lock.
 		if ctx.Err() != nil {
 			return fmt.Errorf("natskv: lock %s: %w", name, errors.Join(err, ctx.Err()))
+		}
+		if s.ctx.Err() != nil {
+			return fmt.Errorf("natskv: lock %s: %w", name, errClosed)
 		}
 		s.logger.Warn("taking a lock failed; retrying", zap.String("lock", name), zap.Error(err))
 		if err := sleep(ctx, lockRecheck); err != nil {
@@ -104,14 +106,21 @@ func waitChange(ctx context.Context, w jetstream.KeyWatcher) (ended bool) {
 	return false
 }
 
-// hold records a lock just taken and starts renewing it.
-func (s *Storage) hold(name, key string, rev uint64) {
+// hold records a lock just taken and starts renewing it; when the storage was closed meanwhile, the lock is
+// released again (Close released the others) and errClosed returned.
+func (s *Storage) hold(name, key string, rev uint64) error {
 	l := &heldLock{key: key, rev: rev, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		close(l.done) // no renewal was started
+		return errors.Join(errClosed, s.release(name, l))
+	}
 	s.locks[name] = l
+	s.wg.Add(1) // under s.mu, so that Close, which takes s.mu first, waits for this renewal too
 	s.mu.Unlock()
-	s.wg.Add(1)
 	go s.renew(name, l)
+	return nil
 }
 
 // renew rewrites the lock's entry every third of LockTTL, each time with a fresh TTL and only if the entry is

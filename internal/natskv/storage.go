@@ -19,6 +19,9 @@ import (
 	"go.uber.org/zap"
 )
 
+// errClosed is returned by a lock taken while the storage was being closed.
+var errClosed = errors.New("natskv: storage closed")
+
 // markerTTL is how long a deletion's marker stays in the bucket: long enough for every live watcher to
 // receive it, short enough that deleted keys do not pile up as markers.
 const markerTTL = time.Minute
@@ -42,8 +45,9 @@ type Storage struct {
 
 	reconnected broadcast
 
-	mu    sync.Mutex
-	locks map[string]*heldLock // by lock name
+	mu     sync.Mutex
+	closed bool                 // set by Close: nothing new starts (no lock held, no watch)
+	locks  map[string]*heldLock // by lock name
 }
 
 var _ certmagic.Storage = (*Storage)(nil)
@@ -139,12 +143,14 @@ func newOwnerID() string {
 // does nothing.
 func (s *Storage) Close() error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
 	held := s.locks
 	s.locks = nil
 	s.mu.Unlock()
-	if held == nil {
-		return nil
-	}
 	var errs []error
 	for name, l := range held {
 		if err := s.release(name, l); err != nil {

@@ -33,8 +33,14 @@ func (s *Storage) Watch(ctx context.Context, key string) (<-chan struct{}, error
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		w.stop()
+		return nil, errClosed
+	}
 	out := make(chan struct{}, 1)
-	s.wg.Add(1)
+	s.wg.Add(1) // under s.mu, so that Close, which takes s.mu first, waits for this watch too
 	go s.runWatch(ctx, k, w, reconnected, out)
 	return out, nil
 }
