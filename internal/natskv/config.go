@@ -22,7 +22,7 @@ const minLockTTL = time.Second
 
 // Config says where the bucket is and how the storage behaves.
 type Config struct {
-	// Conn is how to reach NATS; embedded so that cfg.URLs reads as in queue/jsstore's Config.
+	// How to reach NATS; embedded so that cfg.URLs, cfg.Token... read as in queue/jsstore's Config.
 	natsconn.Config
 
 	// Replicas of the bucket: 1 on a single node, 3 in a cluster, so that a write acknowledged by a quorum
