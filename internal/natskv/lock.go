@@ -33,21 +33,16 @@ func (s *Storage) Lock(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	var w jetstream.KeyWatcher // started after the first refusal: its updates wake the wait
-	defer func() {
-		if w != nil {
-			_ = w.Stop()
-		}
-	}()
+	var w keyWatch // started after the first refusal: its updates wake the wait
+	defer func() { w.stop() }()
 	for {
 		rev, err := s.create(ctx, key)
 		switch {
 		case err == nil:
 			return s.hold(name, key, rev)
-		case errors.Is(err, jetstream.ErrKeyExists) && w == nil:
+		case errors.Is(err, jetstream.ErrKeyExists) && w.KeyWatcher == nil:
 			// Watching from now on, then trying again, misses no release between the refusal and the watch.
-			w, err = s.kv.Watch(ctx, key, jetstream.UpdatesOnly(), jetstream.MetaOnly())
-			if err == nil {
+			if w, err = s.startWatch(ctx, key); err == nil {
 				continue
 			}
 			err = fmt.Errorf("watching the holder: %w", err)
@@ -55,8 +50,8 @@ func (s *Storage) Lock(ctx context.Context, name string) error {
 			if ended := waitChange(ctx, w); !ended {
 				continue
 			}
-			_ = w.Stop() // its consumer is gone (a node died): watch anew after the next refusal
-			w = nil
+			w.stop() // its consumer is gone (a node died): watch anew after the next refusal
+			w = keyWatch{}
 			err = errors.New("the watch of the holder ended")
 		}
 		// NATS unreachable, or the stream electing a leader: wait and try again, as for a held lock.
@@ -94,7 +89,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // waitChange returns when the watched key changes, lockRecheck passes or ctx ends; true when the watch ended
 // instead.
-func waitChange(ctx context.Context, w jetstream.KeyWatcher) (ended bool) {
+func waitChange(ctx context.Context, w keyWatch) (ended bool) {
 	t := time.NewTimer(lockRecheck)
 	defer t.Stop()
 	select {

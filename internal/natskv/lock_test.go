@@ -135,3 +135,39 @@ func TestLockRenewedWhileHeldAndTakenOverAfterHolderDies(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Close releases the locks still held (another client takes them at once, not after their TTL), and nothing
+// starts on a closed storage.
+func TestCloseReleasesLocksAndEndsTheStorage(t *testing.T) {
+	node := natstest.StartNode(t)
+	a, _ := openTest(t, []string{node.URL()}, 1, time.Minute)
+	b, _ := openTest(t, []string{node.URL()}, 1, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Lock(ctx, "l"); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := a.Watch(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range changed { // a pending signal of the watch's start, at most; Close has closed the channel
+	}
+	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelShort()
+	if err := b.Lock(short, "l"); err != nil {
+		t.Fatalf("the lock a held at Close: %v", err)
+	}
+	if err := a.Lock(ctx, "other"); !errors.Is(err, errClosed) {
+		t.Errorf("Lock after Close: %v, want errClosed", err)
+	}
+	if _, err := a.Watch(ctx, "k"); err == nil {
+		t.Error("Watch after Close: no error")
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
