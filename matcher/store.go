@@ -42,6 +42,11 @@ type StoreConfig struct {
 	Static []*Subscription
 	// PollInterval is how often the version marker is read, default 5s.
 	PollInterval time.Duration
+	// Changed, when set, makes the poller poll at once whenever it receives, besides on its timer: a
+	// storage that can watch a key (cluster mode's KV bucket) signals it when VersionKey(Prefix) changes,
+	// so other instances' changes are seen in milliseconds while the timer stays as a safety net. A closed
+	// channel is no longer listened to.
+	Changed <-chan struct{}
 	// Logger, nil: zap.NewNop().
 	Logger *zap.Logger
 	// Now, nil: time.Now. Tests set it to control Created and secret grace periods.
@@ -59,6 +64,7 @@ type Store struct {
 	storage      certmagic.Storage
 	keys         storageKeys
 	pollInterval time.Duration
+	changed      <-chan struct{}
 	logger       *zap.Logger
 	now          func() time.Time
 	static       map[string]*Subscription // by UID; never changed after NewStore
@@ -103,6 +109,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		storage:        cfg.Storage,
 		keys:           storageKeys{prefix: cfg.Prefix},
 		pollInterval:   cfg.PollInterval,
+		changed:        cfg.Changed,
 		logger:         cfg.Logger,
 		now:            cfg.Now,
 		static:         static,

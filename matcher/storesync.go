@@ -28,21 +28,31 @@ func (k storageKeys) subscriptionsDir() string { return k.prefix + "/subscriptio
 func (k storageKeys) subscription(uid string) string {
 	return k.subscriptionsDir() + "/" + uid + ".json"
 }
-func (k storageKeys) version() string                  { return k.prefix + "/subscriptions.version" }
+func (k storageKeys) version() string                  { return VersionKey(k.prefix) }
 func (k storageKeys) staticDisabledDir() string        { return k.prefix + "/static-disabled" }
 func (k storageKeys) staticDisabled(uid string) string { return k.staticDisabledDir() + "/" + uid }
 func (k storageKeys) lock() string                     { return k.prefix + "-subscriptions" }
 
-// pollLoop polls until ctx is cancelled, then closes done.
+// VersionKey is the storage key rewritten on every change of the subscriptions of a store with this
+// prefix: what a StoreConfig.Changed signal watches.
+func VersionKey(prefix string) string { return prefix + "/subscriptions.version" }
+
+// pollLoop polls on every tick and every Changed signal until ctx is cancelled, then closes done.
 func (s *Store) pollLoop(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	ticker := time.NewTicker(s.pollInterval)
 	defer ticker.Stop()
+	changed := s.changed
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		case _, ok := <-changed:
+			if !ok {
+				changed = nil // a nil channel never receives: the timer alone drives polls from now on
+				continue
+			}
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, pollTimeout)
 		err := s.Poll(pollCtx)
