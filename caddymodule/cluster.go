@@ -8,7 +8,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
+	"github.com/sidehook/sidehook/internal/natsconn"
+	"github.com/sidehook/sidehook/internal/natskv"
 	"github.com/sidehook/sidehook/queue/jsstore"
 )
 
@@ -136,6 +139,19 @@ func (c *ClusterConfig) storeConfig(repl *caddy.Replacer) jsstore.Config {
 		cfg.CAFile, cfg.CertFile, cfg.KeyFile = c.TLS.CA, c.TLS.Cert, c.TLS.Key
 	}
 	return cfg
+}
+
+// subscriptionsConfig is the configuration of the cluster's subscription bucket, placeholders replaced by
+// repl: the same servers, credentials and prefix as the queue's.
+func (c *ClusterConfig) subscriptionsConfig(repl *caddy.Replacer, logger *zap.Logger) natskv.Config {
+	q := c.storeConfig(repl)
+	return natskv.Config{
+		Config: natsconn.Config{URLs: q.URLs, Token: q.Token, User: q.User, Password: q.Password, CredsFile: q.CredsFile,
+			CAFile: q.CAFile, CertFile: q.CertFile, KeyFile: q.KeyFile},
+		Replicas: c.Replicas,
+		Prefix:   c.Prefix,
+		Logger:   logger,
+	}
 }
 
 // queueKey names the cluster's queue where queue_dir names a directory: handlers with the same servers and

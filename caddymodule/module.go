@@ -62,6 +62,9 @@ type handlerState struct {
 
 	// fireNotifications: see Handler.FireNotifications.
 	fireNotifications bool
+	// releaseSubscriptions, in cluster mode, gives back this config's use of the cluster's subscription
+	// storage (clustersubs.go).
+	releaseSubscriptions func()
 }
 
 // Provision compiles the config. It must stay cheap and must not take the queue's Badger lock: it also runs
@@ -117,11 +120,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	rt.store, err = matcher.NewStore(matcher.StoreConfig{
-		Storage: ctx.Storage(),
-		Static:  static,
-		Logger:  rt.logger.Named("subscriptions"),
-	})
+	subs := matcher.StoreConfig{Storage: ctx.Storage(), Static: static, Logger: rt.logger.Named("subscriptions")}
+	if h.Cluster != nil {
+		// The cluster's bucket, watched; reached in the background, so that NATS being away neither fails
+		// nor delays this config (the static subscriptions serve meanwhile).
+		cs, err := useClusterSubscriptions(rt.queueDir, h.Cluster.subscriptionsConfig(caddy.NewReplacer(), subs.Logger), subs.Logger)
+		if err != nil {
+			return fmt.Errorf("cluster subscriptions: %w", err)
+		}
+		changed, stopWatching := cs.watch()
+		rt.releaseSubscriptions = func() { stopWatching(); releaseClusterSubscriptions(rt.queueDir) }
+		subs.Storage, subs.Changed, subs.LoadLater = cs, changed, true
+	}
+	rt.store, err = matcher.NewStore(subs)
 	if err != nil {
 		return fmt.Errorf("loading subscriptions: %w", err)
 	}
@@ -154,6 +165,9 @@ func (h *Handler) Cleanup() error {
 			h.rt.app.unregister(h.rt.queueDir, h.rt.store)
 		}
 		h.rt.store.Stop()
+	}
+	if h.rt.releaseSubscriptions != nil {
+		h.rt.releaseSubscriptions()
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func (s *Store) Poll(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if version == s.version {
+	if version == s.version && s.loaded {
 		return nil
 	}
 	return s.reloadLocked(ctx)
@@ -98,7 +98,7 @@ func (s *Store) reloadLocked(ctx context.Context) error {
 	for _, uid := range disabled {
 		s.staticDisabled[uid] = true // only ever added: nothing re-enables a static subscription
 	}
-	s.version = version
+	s.version, s.loaded = version, true
 	s.publishLocked()
 	return nil
 }
