@@ -34,12 +34,22 @@ type ClusterConfig struct {
 	// Prefix names this deployment's streams, so that several deployments share one NATS. Default "sidehook".
 	Prefix string `json:"prefix,omitempty"`
 	// ClaimLease is how long a job claimed by an instance that then dies stays claimed before another
-	// instance attempts it. It must exceed the delivery timeout by claimLeaseMargin. Default 2 minutes.
+	// instance attempts it; at least leastClaimLease of the delivery timeout. Default 2 minutes.
 	ClaimLease caddy.Duration `json:"claim_lease,omitempty"`
 }
 
-// claimLeaseMargin is what a claim must last beyond its attempt's timeout: the time to record the outcome.
+// claimLeaseMargin is what a claim must last beyond the attempts it may wait for and its own: the time to
+// record the outcome.
 const claimLeaseMargin = 5 * time.Second
+
+// leastClaimLease is the shortest lease that never ends under a live instance's claim, so that no job is
+// attempted by two instances at once. The engine claims up to twice per_destination jobs ahead of free
+// slots (queue/destinations.go), so a claimed job may wait for two rounds of attempts before its own: three
+// attempt timeouts, and the margin to record the outcome. (Its breaker gives claimed-ahead jobs back rather
+// than hold them.)
+func leastClaimLease(attemptTimeout time.Duration) time.Duration {
+	return 3*attemptTimeout + claimLeaseMargin
+}
 
 // ClusterTLS holds file paths.
 type ClusterTLS struct {

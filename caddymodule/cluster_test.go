@@ -38,8 +38,8 @@ func TestClusterProvisionChecks(t *testing.T) {
 	}{
 		{"queue_dir beside cluster", &Handler{QueueDir: "/srv/q", Cluster: &ClusterConfig{NATS: servers}},
 			"queue_dir and cluster exclude each other: in cluster mode the queue lives in NATS JetStream"},
-		{"lease shorter than the attempt", &Handler{Cluster: &ClusterConfig{NATS: servers, ClaimLease: caddy.Duration(15 * time.Second)}},
-			"cluster claim_lease 15s must exceed the delivery timeout (15s) by at least 5s"},
+		{"lease shorter than an attempt and the two it may wait for", &Handler{Cluster: &ClusterConfig{NATS: servers, ClaimLease: caddy.Duration(45 * time.Second)}},
+			"cluster claim_lease 45s must be at least 50s: three delivery timeouts (15s) and 5s"},
 		{"bad replicas in JSON", &Handler{Cluster: &ClusterConfig{NATS: servers, Replicas: 9}},
 			"cluster: jsstore: 9 replicas: JetStream allows 1 to 5"},
 	}
@@ -48,8 +48,8 @@ func TestClusterProvisionChecks(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
 	}
-	ok := &Handler{Cluster: &ClusterConfig{NATS: servers, ClaimLease: caddy.Duration(20 * time.Second)}}
+	ok := &Handler{Cluster: &ClusterConfig{NATS: servers, ClaimLease: caddy.Duration(50 * time.Second)}}
 	if _, err := ok.compileQueue(15 * time.Second); err != nil {
-		t.Errorf("a 20s lease over a 15s timeout: %v", err)
+		t.Errorf("a 50s lease over a 15s timeout: %v", err)
 	}
 }

@@ -185,10 +185,8 @@ func (h *Handler) compileQueue(attemptTimeout time.Duration) (queueOpener, error
 		if err := cfg.Check(); err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		// A claim outliving its attempt keeps a second instance from attempting the job while the first
-		// still may; the margin covers recording the outcome.
-		if lease := time.Duration(h.Cluster.ClaimLease); lease != 0 && lease < attemptTimeout+claimLeaseMargin {
-			return nil, fmt.Errorf("cluster claim_lease %s must exceed the delivery timeout (%s) by at least %s", lease, attemptTimeout, claimLeaseMargin)
+		if lease, least := time.Duration(h.Cluster.ClaimLease), leastClaimLease(attemptTimeout); lease != 0 && lease < least {
+			return nil, fmt.Errorf("cluster claim_lease %s must be at least %s: three delivery timeouts (%s) and %s", lease, least, attemptTimeout, claimLeaseMargin)
 		}
 		rt.queueDir = h.Cluster.queueKey()
 		return func(logger *zap.Logger) (*queue.Queue, error) {
