@@ -132,6 +132,8 @@ func TestWatchHearsOtherStores(t *testing.T) {
 func TestEnqueueIsDurableWithANodeDown(t *testing.T) {
 	c := natstest.StartCluster(t, 3)
 	cfg := testConfig(c.URLs(), 3)
+	// Raft elects a new leader 4 to 9 seconds after losing one, again if a vote splits: Enqueue waits that out.
+	cfg.RequestTimeout = 30 * time.Second
 	s := openStore(t, cfg)
 	streams := streamsOf(t, s)
 	leader := nodeLeading(t, c, streams[0])
@@ -148,7 +150,7 @@ func TestEnqueueIsDurableWithANodeDown(t *testing.T) {
 	// Kill another node, preferably one that leads none of the streams (no election to wait for).
 	other := nodeLeadingLeast(t, c, streams, leader)
 	other.Kill(t)
-	waitForLeaders(t, streams, other.Name)
+	waitForLeaders(t, s.js, streams, other.Name)
 	again := openStore(t, cfg)
 	if n, err := again.Jobs(); err != nil || n != len(evs) {
 		t.Fatalf("Jobs on a new connection with another node down = %d, %v; want %d", n, err, len(evs))
@@ -260,10 +262,17 @@ func streamsOf(t *testing.T, s *Store) []jetstream.Stream {
 	return streams
 }
 
-// waitForLeaders waits until none of streams is led by the node dead: the live ones noticed its loss and
-// elected new leaders (raft's election timeout is seconds, so a request meanwhile would time out).
-func waitForLeaders(t *testing.T, streams []jetstream.Stream, dead string) {
+// waitForLeaders waits until none of streams is led by the node dead and the cluster has a meta leader (which
+// creating a consumer needs): the live nodes noticed the loss and elected new leaders. Raft's election timeout
+// is seconds, and a request meanwhile would time out.
+func waitForLeaders(t *testing.T, js jetstream.JetStream, streams []jetstream.Stream, dead string) {
 	t.Helper()
+	waitFor(t, 30*time.Second, "a meta leader after "+dead+"'s loss", func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := js.AccountInfo(ctx) // answered by the meta leader only
+		return err == nil
+	})
 	waitFor(t, 30*time.Second, "new stream leaders after "+dead+"'s loss", func() bool {
 		for _, st := range streams {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)

@@ -20,9 +20,11 @@
 // bodies leave by themselves KeepLogs after the final outcome; the limits stream drops counters after 48h.
 //
 // No consumer is durable. Listings (Claim's jobs of a destination, Logs) are an ordered consumer (nats.go's
-// KV watch) for the bulk, which JetStream may place on a lagging follower, then leader gets of each next
+// KV watch) for the bulk, which JetStream may place on a lagging follower (or, for a while after a node's
+// loss, on the lost node: then it is given up after a second of silence), then leader gets of each next
 // matching message after the last one seen until the leader has none (readAll). The watch is one ordered
-// consumer per store for its lifetime.
+// consumer per store for its lifetime. A job whose event expired (kept past PendingSpan plus KeepLogs, which
+// the retry schedule never reaches) cannot be attempted: Claim deletes it.
 //
 // # How each rule of the contract holds
 //

@@ -25,7 +25,7 @@ func (s *Store) Watch(due func(dest string, due int64)) {
 	for dest, at := range initial {
 		s.announce(dest, at)
 	}
-	go s.follow(w, err == nil)
+	s.following.Go(func() { s.follow(w, err == nil) })
 }
 
 // announce calls the Watch function, if one is set.
