@@ -65,40 +65,6 @@ func TestTwoStoresNeverClaimTheSameJob(t *testing.T) {
 	}
 }
 
-// A process that dies holding a claim (its connection gone, nothing released) keeps it until the lease runs
-// out; then another process's watch announces the job and its Claim gets it.
-func TestClaimOfADeadStoreIsDueAfterItsLease(t *testing.T) {
-	srv := natstest.StartNode(t)
-	cfg := testConfig([]string{srv.URL()}, 1)
-	cfg.ClaimLease = 2 * time.Second
-	dead, live := openStore(t, cfg), openStore(t, cfg)
-	w := &watcher{}
-	live.Watch(w.due)
-	ev := event(1, hookURL)
-	dest := store.Destination(hookURL)
-	if _, err := dead.Enqueue(context.Background(), []store.Event{ev}, time.Now(), policy); err != nil {
-		t.Fatal(err)
-	}
-	jobs, _, err := dead.Claim(dest, time.Now().UnixNano(), 10)
-	if err != nil || len(jobs) != 1 {
-		t.Fatalf("Claim = %d jobs, %v", len(jobs), err)
-	}
-	claimed := time.Now()
-	dead.nc.Close() // a crash: the claim is neither recorded nor released
-	if jobs, _, _ := live.Claim(dest, time.Now().UnixNano(), 10); len(jobs) != 0 {
-		t.Fatal("the job of a live claim was claimed again")
-	}
-	mark := w.mark()
-	waitFor(t, 10*time.Second, "the watch announcing the lapsed claim", func() bool { return w.announced(dest, mark) })
-	if since := time.Since(claimed); since < cfg.ClaimLease {
-		t.Errorf("announced %v after the claim, before its lease of %v ran out", since, cfg.ClaimLease)
-	}
-	again, _, err := live.Claim(dest, time.Now().UnixNano(), 10)
-	if err != nil || len(again) != 1 || again[0].ID != ev.ID {
-		t.Fatalf("Claim after the lease = %v, %v; want %s", again, err, ev.ID)
-	}
-}
-
 // A store's watch hears of jobs another process enqueued, released or moved.
 func TestWatchHearsOtherStores(t *testing.T) {
 	srv := natstest.StartNode(t)
