@@ -40,8 +40,14 @@ type Cluster struct {
 // StartNode starts one JetStream node and waits until it is healthy.
 func StartNode(t testing.TB) *Server {
 	t.Helper()
+	return StartNodeWithConfig(t, "")
+}
+
+// StartNodeWithConfig is StartNode with extra lines of server configuration (an authorization block, say).
+func StartNodeWithConfig(t testing.TB, extra string) *Server {
+	t.Helper()
 	s := newServer(t, "n1")
-	s.writeConfig(t, "")
+	s.writeConfig(t, extra)
 	s.start(t)
 	s.WaitReady(t)
 	return s

@@ -92,7 +92,10 @@ func (s *Store) candidates(ctx context.Context, dest string, now int64) ([]candi
 	return due, next, nil
 }
 
-// claimOne claims c and reads its event; ok is false when another process changed the job first.
+// claimOne claims c and reads its event; ok is false when another process changed the job first, or when
+// the job has no event any more. That happens only to a job kept past its event's expiry (PendingSpan plus
+// KeepLogs, which the retry schedule never reaches): such a job can never be attempted, so it is deleted
+// rather than handed out, or left to fail every Claim of its destination.
 func (s *Store) claimOne(ctx context.Context, c candidate) (store.Job, bool, error) {
 	claimed := c.job
 	claimed.Owner = s.owner
@@ -109,7 +112,11 @@ func (s *Store) claimOne(ctx context.Context, c candidate) (store.Job, bool, err
 	job := store.Job{Dest: c.job.Dest, Due: c.job.Due, Attempts: c.job.Attempts, Ref: ref}
 	ev, found, err := s.readEvent(ctx, lastToken(c.key))
 	if err == nil && !found {
-		err = fmt.Errorf("jsstore: job %s has no event", c.key)
+		s.unhold(ref.key)
+		if err := s.b.jobsStream.DeleteMsg(ctx, ref.rev); err != nil {
+			return store.Job{}, false, fmt.Errorf("jsstore: deleting %s, whose event expired: %w", c.key, err)
+		}
+		return store.Job{}, false, nil
 	}
 	if err != nil {
 		_ = s.releaseClaim(ctx, ref)

@@ -27,9 +27,10 @@ type Store struct {
 	b     buckets
 	owner string // this store's id in the claims it takes
 
-	// ctx ends at Close: background work (the watch) stops with it.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// ctx ends at Close: background work (the watch) stops with it, and Close waits for it in following.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	following sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool
@@ -138,6 +139,7 @@ func (s *Store) Close() error {
 		}
 	}
 	s.cancel()
+	s.following.Wait() // no announcement comes after Close
 	s.nc.Close()
 	if len(errs) > 0 {
 		// The claims end by their lease all the same.

@@ -7,7 +7,7 @@
 //
 // Key tokens are the value itself when it is plain ([A-Za-z0-9_-]), else "=" and its base64url (token).
 //
-//	<prefix>_events  <id>                   the event, body included; written once by Enqueue
+//	<prefix>_events  <id>                   the event, body included; written by Enqueue (and by Retry, for its TTL)
 //	<prefix>_logs    <client>.<id>          the delivery state a log item shows (no body)
 //	<prefix>_jobs    <dest>.<id>            a job: due time, attempts, claim (owner, lease deadline)
 //	<prefix>_limits  <yyyy-mm-dd>.<client>.<user>  a daily counter; the bucket's TTL (48h) drops old days
@@ -20,18 +20,22 @@
 // bodies leave by themselves KeepLogs after the final outcome; the limits stream drops counters after 48h.
 //
 // No consumer is durable. Listings (Claim's jobs of a destination, Logs) are an ordered consumer (nats.go's
-// KV watch) for the bulk, which JetStream may place on a lagging follower, then leader gets of each next
+// KV watch) for the bulk, which JetStream may place on a lagging follower (or, for a while after a node's
+// loss, on the lost node: then it is given up after a second of silence), then leader gets of each next
 // matching message after the last one seen until the leader has none (readAll). The watch is one ordered
-// consumer per store for its lifetime.
+// consumer per store for its lifetime. A job whose event expired (kept past PendingSpan plus KeepLogs, which
+// the retry schedule never reaches) cannot be attempted: Claim deletes it.
 //
 // # How each rule of the contract holds
 //
 //   - Enqueue durability: Enqueue returns once every write is acknowledged by JetStream (a quorum of
 //     replicas). The events and logs are published at once and waited for, then the jobs, so a job never
-//     exists without its event. Each write carries Nats-Msg-Id = event id: an Enqueue retried within the
-//     duplicate window (two minutes) writes nothing twice. A crash before the jobs wave leaves an event and a
-//     pending log without a job; the caller got an error and enqueues again (deduplicated), or Retry makes the
-//     job.
+//     exists without its event. Each write carries Nats-Msg-Id = event id, so a write not acknowledged (a
+//     stream leader being elected after a node's loss) is published again until RequestTimeout, and an
+//     Enqueue retried by its caller within the duplicate window (two minutes) writes nothing twice (its events
+//     are counted against the daily limit again, though). A crash before the jobs wave leaves an event and a
+//     pending log without a job; the caller got an error and enqueues again (deduplicated), or Retry makes
+//     the job.
 //   - Daily limit (limits.go): before writing, each (day, client, user) counter is compared and set: read
 //     with its revision, written only at that revision, read again when another process won. Exact across
 //     processes. On a failed write the reservation is given back the same way. A crash between the counter
@@ -50,10 +54,10 @@
 //     transaction across keys: a crash after some logs were written leaves those logs showing the attempt made
 //     while their jobs stay, claimed until the lease runs out, then due again: attempted again and logged
 //     again. At least once, never lost.
-//   - Retry (retry.go): waits while the job is claimed (watching its job and log keys, at most the lease),
-//     then moves the pending job to now, or creates a job for a final one, and then rewrites the log at the
-//     revision it read (reopened). A crash between leaves a due job under a final log, which its attempt
-//     rewrites.
+//   - Retry (retry.go): waits while the job is claimed (watching its job and log keys, looking again at
+//     least every RetryPoll), then moves the pending job to now, or creates a job for a final one, and then
+//     rewrites the log at the revision it read (reopened). A crash between leaves a due job under a final
+//     log, which its attempt rewrites.
 //   - Logs and Log (logs.go): a client's logs are one key filter; they are sorted newest first by created time
 //     and id, Hide applies before Limit, and only the returned items' bodies are read. Expired logs (final,
 //     past KeepLogs) are left out when read, before the server drops them.

@@ -43,3 +43,29 @@ func TestFinalLogsExpireFromTheStreams(t *testing.T) {
 		t.Errorf("Log of an expired item: found %v, err %v", found, err)
 	}
 }
+
+// A job kept past its event's expiry (which the retry schedule never reaches) cannot be attempted: Claim
+// deletes it instead of failing on it for ever.
+func TestJobWithoutItsEventIsDropped(t *testing.T) {
+	srv := natstest.StartNode(t)
+	s := openStore(t, testConfig([]string{srv.URL()}, 1))
+	p := store.Policy{KeepLogs: time.Second}
+	if _, err := s.Enqueue(context.Background(), []store.Event{event(1, hookURL)}, time.Now(), p); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := s.js.Stream(t.Context(), "KV_"+s.b.events.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the event expiring", func() bool {
+		info, err := stream.Info(t.Context())
+		return err == nil && info.State.Msgs == 0
+	})
+	jobs, _, err := s.Claim(store.Destination(hookURL), time.Now().UnixNano(), 10)
+	if err != nil || len(jobs) != 0 {
+		t.Fatalf("Claim of a job without its event = %v, %v; want nothing and no error", jobs, err)
+	}
+	if n, err := s.Jobs(); err != nil || n != 0 {
+		t.Errorf("Jobs = %d, %v; want the job dropped", n, err)
+	}
+}

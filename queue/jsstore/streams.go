@@ -108,11 +108,15 @@ type keyValue struct {
 	rev   uint64
 }
 
+// consumerWait bounds how long readAll waits for its consumer's next value before it reads the rest from the
+// leader alone.
+const consumerWait = time.Second
+
 // readAll returns the current values of bucket's keys matching filter, every write acknowledged before the
 // call included. The bulk is read by an ordered consumer (nats.go's KV watch), which JetStream may place on a
-// follower that lags the leader by a few writes; so once the consumer has delivered the values it holds,
-// readAll asks stream's leader for each next matching message after the last one seen, until the leader has
-// none: the tail a lagging follower had not applied yet.
+// follower that lags the leader by a few writes, or, for a while after a node's loss, on the lost node; so
+// once the consumer has delivered the values it holds (or has been silent for consumerWait), readAll asks
+// stream's leader for each next matching message after the last one seen, until the leader has none.
 func readAll(ctx context.Context, bucket jetstream.KeyValue, stream jetstream.Stream, filter string) ([]keyValue, error) {
 	w, err := bucket.Watch(ctx, filter, jetstream.IgnoreDeletes())
 	if err != nil {
@@ -121,18 +125,20 @@ func readAll(ctx context.Context, bucket jetstream.KeyValue, stream jetstream.St
 	defer func() { _ = w.Stop() }()
 	latest := map[string]keyValue{}
 	var seen uint64
+	giveUp := time.NewTimer(consumerWait)
+	defer giveUp.Stop()
 	for initial := true; initial; {
 		select {
 		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("jsstore: reading %s: the watch ended early", bucket.Bucket())
-			}
-			if e == nil {
+			if !ok || e == nil {
 				initial = false
 				continue
 			}
 			latest[e.Key()] = keyValue{key: e.Key(), value: e.Value(), rev: e.Revision()}
 			seen = max(seen, e.Revision())
+			giveUp.Reset(consumerWait)
+		case <-giveUp.C:
+			initial = false // the leader is read from seen on: slower, as complete
 		case <-ctx.Done():
 			return nil, fmt.Errorf("jsstore: reading %s: %w", bucket.Bucket(), ctx.Err())
 		}

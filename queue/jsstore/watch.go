@@ -25,7 +25,7 @@ func (s *Store) Watch(due func(dest string, due int64)) {
 	for dest, at := range initial {
 		s.announce(dest, at)
 	}
-	go s.follow(w, err == nil)
+	s.following.Go(func() { s.follow(w, err == nil) })
 }
 
 // announce calls the Watch function, if one is set.
@@ -39,7 +39,7 @@ func (s *Store) announce(dest string, due int64) {
 }
 
 // startWatch watches the jobs bucket and reads the values present: the earliest unclaimed due time of each
-// destination. The leases of claimed jobs go to the lease timer.
+// destination. The leases of claimed jobs go to the lease timer. On an error no watch is left running.
 func (s *Store) startWatch() (jetstream.KeyWatcher, map[string]int64, error) {
 	w, err := s.b.jobs.WatchAll(s.ctx)
 	if err != nil {
@@ -61,7 +61,8 @@ func (s *Store) startWatch() (jetstream.KeyWatcher, map[string]int64, error) {
 				initial[dest] = at
 			}
 		case <-ctx.Done():
-			return w, initial, ctx.Err()
+			_ = w.Stop()
+			return nil, initial, ctx.Err()
 		}
 	}
 }
@@ -97,27 +98,25 @@ func (s *Store) follow(w jetstream.KeyWatcher, started bool) {
 				s.announce(dest, at)
 			}
 			if !started {
-				if w != nil {
-					_ = w.Stop()
-				}
 				continue
 			}
 		}
-		started = s.followUpdates(w)
+		s.followUpdates(w)
 		_ = w.Stop()
+		started = false // w ended, or the store closed and the loop ends
 	}
 }
 
-// followUpdates announces w's updates and the leases that run out until w ends (false) or Close (true).
-func (s *Store) followUpdates(w jetstream.KeyWatcher) bool {
-	timer := time.NewTimer(time.Hour)
+// followUpdates announces w's updates and the leases that run out until w ends or the store closes.
+func (s *Store) followUpdates(w jetstream.KeyWatcher) {
+	timer := time.NewTimer(idleWake)
 	defer timer.Stop()
 	for {
 		timer.Reset(s.leases.untilNext())
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
-				return false
+				return
 			}
 			if e == nil {
 				continue
@@ -128,7 +127,7 @@ func (s *Store) followUpdates(w jetstream.KeyWatcher) bool {
 		case <-timer.C:
 			s.announceLapsed()
 		case <-s.ctx.Done():
-			return true
+			return
 		}
 	}
 }
