@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,6 +40,9 @@ type Store struct {
 
 	health health
 	leases leaseTable // claims the watch saw, announced when they run out
+	// downSince and leaderlessSince are when a write first found the connection down, or the jobs stream
+	// without a leader (unix ns), 0 while it is not (reachable.go).
+	downSince, leaderlessSince atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -51,7 +55,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	nc, err := nats.Connect(joinURLs(cfg.URLs), cfg.natsOptions()...)
 	if err != nil {
-		return nil, fmt.Errorf("jsstore: connecting to %v: %w", cfg.URLs, err)
+		// Not the URLs themselves: they may carry credentials (nats://user:password@host), and this
+		// error is logged.
+		return nil, fmt.Errorf("jsstore: connecting to NATS (%d server URLs): %w", len(cfg.URLs), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -29,8 +29,14 @@ func (s *Store) Enqueue(ctx context.Context, events []store.Event, now time.Time
 	if err := s.reachable(); err != nil {
 		return store.EnqueueResult{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
+	// The caller's deadline, when it has one, bounds the whole Enqueue rather than RequestTimeout: a stream
+	// that lost its leader elects another in 4-9 s, and a caller that can wait that long (the caddymodule
+	// gives a matched call 10 s) gets its events stored instead of dropped.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+	}
 	res := store.EnqueueResult{Queued: make([]bool, len(events))}
 	taken, err := s.count(ctx, events, now, p, res.Queued)
 	if err != nil {

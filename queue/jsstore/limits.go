@@ -58,7 +58,11 @@ func (s *Store) giveBack(ctx context.Context, key string, n int) error {
 
 // readCounter returns the counter at key and its revision; a counter never written is 0 at revision 0.
 func (s *Store) readCounter(ctx context.Context, key string) (int, uint64, error) {
-	e, err := s.b.limits.Get(ctx, key)
+	var e jetstream.KeyValueEntry
+	err := retryUnanswered(ctx, func(ctx context.Context) (err error) {
+		e, err = s.b.limits.Get(ctx, key)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, 0, nil
 	}
