@@ -17,14 +17,14 @@ import (
 // clusterWorld is two or more sidehook processes in cluster mode on one NATS JetStream, in front of one
 // upstream, delivering to one receiver: what a deployment of several instances behind a load balancer is.
 type clusterWorld struct {
-	t     *testing.T
-	node  *natstest.Server
-	nats  []string
+	t    *testing.T
+	node *natstest.Server
+	nats []string
 	// clusterLines are extra lines of every instance's cluster block.
 	clusterLines string
-	api   string
-	recv  *tally
-	nodes []*clusterInstance
+	api          string
+	recv         *tally
+	nodes        []*clusterInstance
 }
 
 // clusterInstance is one sidehook process of the cluster, with its own site and admin addresses and home.

@@ -130,10 +130,10 @@ type tally struct {
 	// overlap never).
 	overlapping int
 	requests    int
-	hanging  int
-	decide   func() int    // status to answer
-	hang     chan struct{} // non-nil: requests wait on it (or on the client going away) before answering
-	ln       net.Listener
+	hanging     int
+	decide      func() int    // status to answer
+	hang        chan struct{} // non-nil: requests wait on it (or on the client going away) before answering
+	ln          net.Listener
 }
 
 // newTally listens on addr at once.
