@@ -31,14 +31,26 @@ type App struct {
 	entries   map[string]*queueEntry // what this config holds from the pool
 	inFlight  map[string]int         // usages of entries out with requests (queueusage.go)
 	stopped   bool
+	// openFailures holds, per cluster queue that could not be opened, why; reopenLoop keeps trying and
+	// requests fail fast meanwhile (clusteropen.go).
+	openFailures map[string]error
+	stopping     chan struct{} // closed by Stop: ends reopenLoops
 }
 
-// dirConfig collects what the handlers sharing one queue directory registered.
+// dirConfig collects what the handlers sharing one queue registered. A queue is a directory (queue_dir) or, in
+// cluster mode, a NATS JetStream prefix on a set of servers (ClusterConfig.queueKey); the maps are keyed alike.
 type dirConfig struct {
-	delivery queue.Config // every handler sharing the directory has the same (register checks it)
+	delivery queue.Config // every handler sharing the queue has the same (register checks it)
 	stores   []*matcher.Store
 	metrics  *metrics
+	open     queueOpener
+	// cluster: the queue is on NATS, which may be unreachable when the config starts. Then the config starts
+	// all the same (calls pass through, their events are dropped and counted) and reopenLoop keeps trying.
+	cluster bool
 }
+
+// queueOpener opens a queue: the Badger store in a directory, or the JetStream store of a cluster.
+type queueOpener func(logger *zap.Logger) (*queue.Queue, error)
 
 // CaddyModule returns the Caddy module information.
 func (*App) CaddyModule() caddy.ModuleInfo {
@@ -55,18 +67,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.dirs = map[string]*dirConfig{}
 	a.entries = map[string]*queueEntry{}
 	a.inFlight = map[string]int{}
+	a.openFailures = map[string]error{}
 	return nil
 }
 
 // register is called by each handler's Provision. Handlers sharing a queue directory share its one delivery
 // engine, so a handler whose delivery settings differ from those already registered for the directory is a
 // config error (sharedqueue.go) rather than a setting silently ignored.
-func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, m *metrics) error {
+func (a *App) register(dir string, delivery queue.Config, store *matcher.Store, m *metrics, open queueOpener, cluster bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	dc, ok := a.dirs[dir]
 	if !ok {
-		dc = &dirConfig{delivery: delivery, metrics: m}
+		dc = &dirConfig{delivery: delivery, metrics: m, open: open, cluster: cluster}
 		a.dirs[dir] = dc
 	} else if err := sameDeliveryForSharedQueue(dir, dc.delivery, delivery); err != nil {
 		return err
@@ -106,9 +119,15 @@ func (a *App) Start() error {
 	defer a.mu.Unlock()
 	// Set at Start, not Provision: `caddy validate` provisions too, and must not change a running budget.
 	memoryBudget.SetMax(cmp.Or(a.budgetMax, defaultMemoryBudget) / gcHeadroom)
-	for dir := range a.dirs {
+	a.stopping = make(chan struct{})
+	for dir, dc := range a.dirs {
 		if _, err := a.acquireLocked(dir); err != nil {
-			return err
+			if !dc.cluster {
+				return err
+			}
+			a.logger.Warn("the cluster's queue could not be opened: calls pass through and their events are dropped until it opens; retrying",
+				zap.String("queue", dir), zap.Duration("every", clusterReopenEvery), zap.Error(err))
+			go a.reopenLoop(dir, a.stopping)
 		}
 	}
 	return nil
@@ -121,6 +140,9 @@ func (a *App) Stop() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stopped = true
+	if a.stopping != nil {
+		close(a.stopping)
+	}
 	var firstErr error
 	for dir, e := range a.entries {
 		for _, s := range a.dirs[dir].stores {
@@ -142,13 +164,34 @@ func (a *App) acquireLocked(dir string) (*queueEntry, error) {
 		return e, nil
 	}
 	dc := a.dirs[dir]
+	if err := a.openFailures[dir]; err != nil {
+		return nil, err // a cluster's queue that reopenLoop is trying to open: fail fast
+	}
+	e, err := loadQueue(dir, a.openQueue(dir, dc.open))
+	if err != nil {
+		if dc.cluster {
+			a.openFailures[dir] = err
+		}
+		return nil, err
+	}
+	a.installLocked(dir, dc, e)
+	return e, nil
+}
+
+// loadQueue takes a reference to dir's queue from the pool, opening it with open when no config holds it.
+func loadQueue(dir string, open caddy.Constructor) (*queueEntry, error) {
 	poolChanges.Lock()
-	val, _, err := queues.LoadOrNew(dir, a.openQueue(dir))
-	poolChanges.Unlock()
+	defer poolChanges.Unlock()
+	val, _, err := queues.LoadOrNew(dir, open)
 	if err != nil {
 		return nil, err
 	}
-	e := val.(*queueEntry)
+	return val.(*queueEntry), nil
+}
+
+// installLocked makes e this config's queue for dir: its handlers' stores answer for its jobs and its
+// delivery settings apply. a.mu must be held.
+func (a *App) installLocked(dir string, dc *dirConfig, e *queueEntry) {
 	for _, s := range dc.stores {
 		e.endpoints.add(s)
 	}
@@ -157,7 +200,6 @@ func (a *App) acquireLocked(dir string) (*queueEntry, error) {
 		dc.metrics.watchQueue(e.q)
 	}
 	a.entries[dir] = e
-	return e, nil
 }
 
 // queues holds the open queues of this process, shared across config reloads.

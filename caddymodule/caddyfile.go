@@ -33,6 +33,16 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	sidehook {
 //		preset otys
 //		queue_dir <path>
+//		cluster {
+//			nats     <url...>
+//			token    <token>
+//			user     <name> <password>
+//			creds    <file>
+//			tls      <ca file> [<cert file> <key file>]
+//			replicas <n>
+//			prefix   <name>
+//			claim_lease <duration>
+//		}
 //		session_param <index>
 //		identity {
 //			client <placeholder or literal>
@@ -227,6 +237,15 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser) error {
 			return err
 		}
 		h.MemoryBudget = size
+	case "cluster":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		c, err := unmarshalCluster(d)
+		if err != nil {
+			return err
+		}
+		h.Cluster = c
 	case "delivery":
 		if d.NextArg() {
 			return d.ArgErr()

@@ -124,6 +124,20 @@ func TestCaddyfileErrorsNameMessageAndLine(t *testing.T) {
 		{"memory_budget_zero", inSidehookBlock("memory_budget 0MB"), `memory_budget: bad size "0MB", at Caddyfile:3`},
 
 		// delivery { workers; per_destination; timeout; retry; daily_limit; allow_destination; keep_logs; paused }
+		// The cluster block.
+		{"cluster_with_argument", inSidehookBlock("cluster nats {", "\tnats nats://127.0.0.1:4222", "}"), wrongCount + "'nats', at Caddyfile:3"},
+		{"cluster_unknown_subdirective", inSidehookBlock("cluster {", "\tservers nats://127.0.0.1:4222", "}"), `unknown cluster subdirective "servers", at Caddyfile:4`},
+		{"cluster_nats_without_url", inSidehookBlock("cluster {", "\tnats", "}"), wrongCount + "'nats', at Caddyfile:4"},
+		{"cluster_without_nats", inSidehookBlock("cluster {", "\treplicas 3", "}"), "cluster needs at least one nats URL, at Caddyfile:5"},
+		{"cluster_token_without_value", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\ttoken", "}"), wrongCount + "'token', at Caddyfile:5"},
+		{"cluster_user_without_password", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\tuser sidehook", "}"), "user takes a name and a password, at Caddyfile:5"},
+		{"cluster_tls_two_files", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\ttls ca.pem cert.pem", "}"), "tls takes a CA file, then optionally a client certificate and key file, at Caddyfile:5"},
+		{"cluster_replicas_not_a_number", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\treplicas three", "}"), `replicas: want a whole number >= 0, got "three", at Caddyfile:5`},
+		{"cluster_replicas_too_many", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\treplicas 7", "}"), "cluster: jsstore: 7 replicas: JetStream allows 1 to 5, at Caddyfile:6"},
+		{"cluster_token_and_user", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\ttoken t", "\tuser u p", "}"), "cluster: jsstore: use one of token, user and password, or a creds file, at Caddyfile:7"},
+		{"cluster_claim_lease_not_a_duration", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\tclaim_lease soon", "}"), `claim_lease: bad duration "soon", at Caddyfile:5`},
+		{"cluster_prefix_with_dot", inSidehookBlock("cluster {", "\tnats nats://127.0.0.1:4222", "\tprefix orders.api", "}"), `cluster: jsstore: prefix "orders.api": only letters, digits, '-' and '_', at Caddyfile:6`},
+
 		{"delivery_with_argument", inSidehookBlock("delivery fast {", "\tworkers 2", "}"), wrongCount + "'fast', at Caddyfile:3"},
 		{"delivery_unknown_subdirective", inSidehookBlock("delivery {", "\tconcurrency 4", "}"), `unknown delivery subdirective "concurrency", at Caddyfile:4`},
 		{"delivery_workers_without_value", inSidehookBlock("delivery {", "\tworkers", "}"), wrongCount + "'workers', at Caddyfile:4"},

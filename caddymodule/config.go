@@ -12,6 +12,8 @@ type Handler struct {
 	Preset string `json:"preset,omitempty"`
 	// QueueDir is the Badger directory; default {Caddy data dir}/sidehook.
 	QueueDir string `json:"queue_dir,omitempty"`
+	// Cluster puts the queue in NATS JetStream instead of QueueDir, shared by every instance pointed at it.
+	Cluster *ClusterConfig `json:"cluster,omitempty"`
 	// SessionParam is the params index holding the caller's session or token; it is replaced by null
 	// everywhere it is stored or sent, and it is what a `resolve` identity sends to the upstream.
 	SessionParam *int `json:"session_param,omitempty"`

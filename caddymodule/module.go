@@ -4,6 +4,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/sidehook/sidehook/matcher"
 	"github.com/sidehook/sidehook/proxy"
 	"github.com/sidehook/sidehook/queue"
+	"github.com/sidehook/sidehook/queue/jsstore"
 )
 
 // Version is sent as the deliveries' User-Agent (sidehook/<version>).
@@ -60,6 +62,9 @@ type handlerState struct {
 
 	// fireNotifications: see Handler.FireNotifications.
 	fireNotifications bool
+	// releaseSubscriptions, in cluster mode, gives back this config's use of the cluster's subscription
+	// storage (clustersubs.go).
+	releaseSubscriptions func()
 }
 
 // Provision compiles the config. It must stay cheap and must not take the queue's Badger lock: it also runs
@@ -76,16 +81,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if rt.maxBody <= 0 {
 		rt.maxBody = defaultMaxBody
 	}
-	rt.queueDir = h.QueueDir
-	if rt.queueDir == "" {
-		rt.queueDir = filepath.Join(caddy.AppDataDir(), "sidehook")
-	}
-	abs, err := filepath.Abs(rt.queueDir)
-	if err != nil {
-		return fmt.Errorf("queue_dir %q: %w", rt.queueDir, err)
-	}
-	rt.queueDir = abs
-
+	var err error
 	if rt.neverFire, err = matcher.NewPatternSet(h.NeverFire); err != nil {
 		return fmt.Errorf("never_fire: %w", err)
 	}
@@ -112,6 +108,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if rt.delivery, err = h.compileDelivery(); err != nil {
 		return err
 	}
+	open, err := h.compileQueue(rt.delivery.Effective().Timeout)
+	if err != nil {
+		return err
+	}
 	if rt.identity, err = h.compileIdentity(); err != nil {
 		return err
 	}
@@ -120,11 +120,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	rt.store, err = matcher.NewStore(matcher.StoreConfig{
-		Storage: ctx.Storage(),
-		Static:  static,
-		Logger:  rt.logger.Named("subscriptions"),
-	})
+	subs := matcher.StoreConfig{Storage: ctx.Storage(), Static: static, Logger: rt.logger.Named("subscriptions")}
+	if h.Cluster != nil {
+		// The cluster's bucket, watched; reached in the background, so that NATS being away neither fails
+		// nor delays this config (the static subscriptions serve meanwhile).
+		cs, err := useClusterSubscriptions(rt.queueDir, h.Cluster.subscriptionsConfig(caddy.NewReplacer(), subs.Logger), subs.Logger)
+		if err != nil {
+			return fmt.Errorf("cluster subscriptions: %w", err)
+		}
+		changed, stopWatching := cs.watch()
+		rt.releaseSubscriptions = func() { stopWatching(); releaseClusterSubscriptions(rt.queueDir) }
+		subs.Storage, subs.Changed, subs.LoadLater = cs, changed, true
+	}
+	rt.store, err = matcher.NewStore(subs)
 	if err != nil {
 		return fmt.Errorf("loading subscriptions: %w", err)
 	}
@@ -140,7 +148,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	rt.app = appModule.(*App)
 	rt.delivery.OnAttempt = rt.metrics.observeAttempt
-	if err := rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics); err != nil {
+	if err := rt.app.register(rt.queueDir, rt.delivery, rt.store, rt.metrics, open, h.Cluster != nil); err != nil {
 		return err
 	}
 	rt.app.limitMemory(h.MemoryBudget)
@@ -158,7 +166,47 @@ func (h *Handler) Cleanup() error {
 		}
 		h.rt.store.Stop()
 	}
+	if h.rt.releaseSubscriptions != nil {
+		h.rt.releaseSubscriptions()
+	}
 	return nil
+}
+
+// compileQueue names the handler's queue in rt.queueDir and returns how to open it: the Badger directory
+// queue_dir (default {Caddy data dir}/sidehook), or in cluster mode the JetStream store of the cluster. It
+// opens nothing: the app does when the config starts.
+func (h *Handler) compileQueue(attemptTimeout time.Duration) (queueOpener, error) {
+	rt := &h.rt
+	if h.Cluster != nil {
+		if h.QueueDir != "" {
+			return nil, errors.New("queue_dir and cluster exclude each other: in cluster mode the queue lives in NATS JetStream")
+		}
+		cfg := h.Cluster.storeConfig(caddy.NewReplacer())
+		if err := cfg.Check(); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		if lease, least := time.Duration(h.Cluster.ClaimLease), leastClaimLease(attemptTimeout); lease != 0 && lease < least {
+			return nil, fmt.Errorf("cluster claim_lease %s must be at least %s: three delivery timeouts (%s) and %s", lease, least, attemptTimeout, claimLeaseMargin)
+		}
+		rt.queueDir = h.Cluster.queueKey()
+		return func(logger *zap.Logger) (*queue.Queue, error) {
+			st, err := jsstore.Open(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return queue.New(st, logger), nil
+		}, nil
+	}
+	dir := h.QueueDir
+	if dir == "" {
+		dir = filepath.Join(caddy.AppDataDir(), "sidehook")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("queue_dir %q: %w", dir, err)
+	}
+	rt.queueDir = abs
+	return func(logger *zap.Logger) (*queue.Queue, error) { return queue.Open(abs, logger) }, nil
 }
 
 func (h *Handler) compileNesting() (*proxy.Nesting, error) {

@@ -6,8 +6,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-
-	"github.com/sidehook/sidehook/queue"
 )
 
 // Why a request holds a usage of its queue, and what this relies on in Caddy (v2.11, caddy.go and
@@ -103,9 +101,10 @@ func (a *App) endUse(dir string) {
 // borrow takes a usage straight from the pool, for a request that reaches this App after it gave its own
 // reference back.
 func (a *App) borrow(dir string) (*queueEntry, func(), error) {
-	poolChanges.Lock()
-	val, _, err := queues.LoadOrNew(dir, a.openQueue(dir))
-	poolChanges.Unlock()
+	a.mu.Lock()
+	open := a.dirs[dir].open
+	a.mu.Unlock()
+	e, err := loadQueue(dir, a.openQueue(dir, open))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,13 +113,13 @@ func (a *App) borrow(dir string) (*queueEntry, func(), error) {
 			a.logger.Error("closing queue borrowed by a request of a stopped config", zap.Error(err))
 		}
 	}
-	return val.(*queueEntry), release, nil
+	return e, release, nil
 }
 
-// openQueue is the pool's constructor for dir.
-func (a *App) openQueue(dir string) caddy.Constructor {
+// openQueue is the pool's constructor for dir, opened by open.
+func (a *App) openQueue(dir string, open queueOpener) caddy.Constructor {
 	return func() (caddy.Destructor, error) {
-		q, err := queue.Open(dir, a.logger.Named("queue"))
+		q, err := open(a.logger.Named("queue"))
 		if err != nil {
 			return nil, fmt.Errorf("opening queue %s: %w", dir, err)
 		}

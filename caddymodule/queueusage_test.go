@@ -25,7 +25,7 @@ func usageTestApp(t *testing.T, dir string) *App {
 		t.Fatal(err)
 	}
 	a := &App{logger: zap.NewNop(), dirs: map[string]*dirConfig{}, entries: map[string]*queueEntry{}, inFlight: map[string]int{}}
-	if err := a.register(dir, queue.Config{Paused: true}, store, nil); err != nil {
+	if err := a.register(dir, queue.Config{Paused: true}, store, nil, func(l *zap.Logger) (*queue.Queue, error) { return queue.Open(dir, l) }, false); err != nil {
 		t.Fatal(err)
 	}
 	return a

@@ -42,6 +42,15 @@ type StoreConfig struct {
 	Static []*Subscription
 	// PollInterval is how often the version marker is read, default 5s.
 	PollInterval time.Duration
+	// Changed, when set, makes the poller poll at once whenever it receives, besides on its timer: a
+	// storage that can watch a key (cluster mode's KV bucket) signals it when VersionKey(Prefix) changes,
+	// so other instances' changes are seen in milliseconds while the timer stays as a safety net. A closed
+	// channel is no longer listened to.
+	Changed <-chan struct{}
+	// LoadLater, when the first load fails, starts the store with the static subscriptions alone and loads
+	// the dynamic ones at the first poll that can, instead of failing NewStore. Cluster mode sets it: a
+	// storage on NATS may be away when Caddy starts, and sidehook must not keep Caddy from serving for it.
+	LoadLater bool
 	// Logger, nil: zap.NewNop().
 	Logger *zap.Logger
 	// Now, nil: time.Now. Tests set it to control Created and secret grace periods.
@@ -59,6 +68,7 @@ type Store struct {
 	storage      certmagic.Storage
 	keys         storageKeys
 	pollInterval time.Duration
+	changed      <-chan struct{}
 	logger       *zap.Logger
 	now          func() time.Time
 	static       map[string]*Subscription // by UID; never changed after NewStore
@@ -70,6 +80,7 @@ type Store struct {
 	dynamic        map[string]*Subscription // by UID; values replaced, never modified
 	staticDisabled map[string]bool          // UIDs of static subscriptions a receiver answered 410
 	version        string                   // the marker value the published index reflects
+	loaded         bool                     // a load succeeded: version and dynamic reflect the storage
 
 	// lifecycle guards the poller's start and stop.
 	lifecycle  sync.Mutex
@@ -103,6 +114,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		storage:        cfg.Storage,
 		keys:           storageKeys{prefix: cfg.Prefix},
 		pollInterval:   cfg.PollInterval,
+		changed:        cfg.Changed,
 		logger:         cfg.Logger,
 		now:            cfg.Now,
 		static:         static,
@@ -112,7 +124,11 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.reloadLocked(context.Background()); err != nil {
-		return nil, fmt.Errorf("subscription store: initial load: %w", err)
+		if !cfg.LoadLater {
+			return nil, fmt.Errorf("subscription store: initial load: %w", err)
+		}
+		s.logger.Warn("subscriptions could not be loaded; serving the static ones until the storage answers", zap.Error(err))
+		s.publishLocked()
 	}
 	return s, nil
 }

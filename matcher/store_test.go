@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,4 +357,52 @@ func TestStoreStopWithoutStartAndTwice(t *testing.T) {
 	s.Start()
 	s.Stop()
 	s.Stop()
+}
+
+// downUntil fails every read while down is set, as a storage backend that is not reachable yet.
+type downUntil struct {
+	certmagic.Storage
+	down atomic.Bool
+}
+
+func (d *downUntil) Load(ctx context.Context, key string) ([]byte, error) {
+	if d.down.Load() {
+		return nil, errStorageDown
+	}
+	return d.Storage.Load(ctx, key)
+}
+
+// With LoadLater, a storage that is down at start does not fail NewStore: the static subscriptions serve at
+// once, and the dynamic ones arrive with the first poll that can read them.
+func TestLoadLaterServesStaticUntilTheStorageAnswers(t *testing.T) {
+	dir := t.TempDir()
+	earlier, _ := newTestStore(t, fileStorage(dir))
+	added, err := earlier.Add(context.Background(), Subscription{ServiceCall: "a.b", WebhookURL: "https://x/", ClientID: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := &downUntil{Storage: fileStorage(dir)}
+	storage.down.Store(true)
+	static := &Subscription{ServiceCall: "c.d", WebhookURL: "https://y/", Secret: staticSecret}
+	if _, err := NewStore(StoreConfig{Storage: storage, Static: []*Subscription{static}}); err == nil {
+		t.Fatal("NewStore without LoadLater succeeded on a storage that is down")
+	}
+	s, err := NewStore(StoreConfig{Storage: storage, Static: []*Subscription{static}, LoadLater: true})
+	if err != nil {
+		t.Fatalf("NewStore with LoadLater: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	if n := len(s.Index().All()); n != 1 {
+		t.Fatalf("with the storage down the index holds %d subscriptions, want the static one", n)
+	}
+	if err := s.Poll(context.Background()); err == nil {
+		t.Error("Poll succeeded with the storage down")
+	}
+	storage.down.Store(false)
+	if err := s.Poll(context.Background()); err != nil {
+		t.Fatalf("Poll once the storage answers: %v", err)
+	}
+	if _, ok := s.Index().Get(added.UID); !ok || len(s.Index().All()) != 2 {
+		t.Errorf("after the storage answered the index holds %d subscriptions (dynamic one found: %v), want 2", len(s.Index().All()), ok)
+	}
 }

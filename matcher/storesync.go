@@ -28,21 +28,31 @@ func (k storageKeys) subscriptionsDir() string { return k.prefix + "/subscriptio
 func (k storageKeys) subscription(uid string) string {
 	return k.subscriptionsDir() + "/" + uid + ".json"
 }
-func (k storageKeys) version() string                  { return k.prefix + "/subscriptions.version" }
+func (k storageKeys) version() string                  { return VersionKey(k.prefix) }
 func (k storageKeys) staticDisabledDir() string        { return k.prefix + "/static-disabled" }
 func (k storageKeys) staticDisabled(uid string) string { return k.staticDisabledDir() + "/" + uid }
 func (k storageKeys) lock() string                     { return k.prefix + "-subscriptions" }
 
-// pollLoop polls until ctx is cancelled, then closes done.
+// VersionKey is the storage key rewritten on every change of the subscriptions of a store with this
+// prefix: what a StoreConfig.Changed signal watches.
+func VersionKey(prefix string) string { return prefix + "/subscriptions.version" }
+
+// pollLoop polls on every tick and every Changed signal until ctx is cancelled, then closes done.
 func (s *Store) pollLoop(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	ticker := time.NewTicker(s.pollInterval)
 	defer ticker.Stop()
+	changed := s.changed
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		case _, ok := <-changed:
+			if !ok {
+				changed = nil // a nil channel never receives: the timer alone drives polls from now on
+				continue
+			}
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, pollTimeout)
 		err := s.Poll(pollCtx)
@@ -62,7 +72,7 @@ func (s *Store) Poll(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if version == s.version {
+	if version == s.version && s.loaded {
 		return nil
 	}
 	return s.reloadLocked(ctx)
@@ -88,7 +98,7 @@ func (s *Store) reloadLocked(ctx context.Context) error {
 	for _, uid := range disabled {
 		s.staticDisabled[uid] = true // only ever added: nothing re-enables a static subscription
 	}
-	s.version = version
+	s.version, s.loaded = version, true
 	s.publishLocked()
 	return nil
 }

@@ -54,16 +54,7 @@ func (w *hookWorld) queueDir() string { return filepath.Join(w.home, "queue") }
 
 // caddyfile is sidehook in front of the upstream, subscribed to `echo`, with the given delivery lines.
 func (w *hookWorld) caddyfile(delivery string) string {
-	return fmt.Sprintf(`{
-	admin %s
-	persist_config off
-	skip_install_trust
-	storage file_system %s
-	log {
-		level ERROR
-	}
-}
-http://%s {
+	return testGlobals(w.admin, filepath.Join(w.home, "storage")) + fmt.Sprintf(`http://%s {
 	sidehook {
 		queue_dir %s
 		subscribe echo http://%s/hook {
@@ -77,7 +68,7 @@ http://%s {
 	}
 	reverse_proxy %s
 }
-`, w.admin, filepath.Join(w.home, "storage"), w.site, w.queueDir(), w.recv.addr, crashSecret, delivery, w.api)
+`, w.site, w.queueDir(), w.recv.addr, crashSecret, delivery, w.api)
 }
 
 // start runs the binary on the Caddyfile.
@@ -133,17 +124,22 @@ type tally struct {
 
 	mu       sync.Mutex
 	accepted map[string]int // event key -> 2xx answers given
-	requests int
-	hanging  int
-	decide   func() int    // status to answer
-	hang     chan struct{} // non-nil: requests wait on it (or on the client going away) before answering
-	ln       net.Listener
+	inFlight map[string]int // event key -> requests being answered now
+	// overlapping counts requests that arrived while another delivery of the same event was being answered:
+	// a job attempted twice at once, which claims must prevent (a duplicate after a crash is allowed, an
+	// overlap never).
+	overlapping int
+	requests    int
+	hanging     int
+	decide      func() int    // status to answer
+	hang        chan struct{} // non-nil: requests wait on it (or on the client going away) before answering
+	ln          net.Listener
 }
 
 // newTally listens on addr at once.
 func newTally(t *testing.T, addr string) *tally {
 	t.Helper()
-	tl := &tally{addr: addr, accepted: map[string]int{}, decide: func() int { return http.StatusOK }}
+	tl := &tally{addr: addr, accepted: map[string]int{}, inFlight: map[string]int{}, decide: func() int { return http.StatusOK }}
 	tl.srv = &http.Server{Handler: tl}
 	t.Cleanup(func() { _ = tl.srv.Close() })
 	tl.up(t)
@@ -175,8 +171,17 @@ func (tl *tally) down() {
 
 func (tl *tally) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	key := gjson.GetBytes(body, "request.args.0").String()
 	tl.mu.Lock()
 	tl.requests++
+	if tl.inFlight[key]++; tl.inFlight[key] > 1 {
+		tl.overlapping++
+	}
+	defer func() {
+		tl.mu.Lock()
+		tl.inFlight[key]--
+		tl.mu.Unlock()
+	}()
 	hang := tl.hang
 	if hang != nil {
 		tl.hanging++
@@ -194,7 +199,7 @@ func (tl *tally) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status := tl.decide()
 	if status/100 == 2 {
-		tl.accepted[gjson.GetBytes(body, "request.args.0").String()]++
+		tl.accepted[key]++
 	}
 	tl.mu.Unlock()
 	w.WriteHeader(status)
@@ -233,6 +238,13 @@ func (tl *tally) counts() (distinct, duplicates, requests, hanging int) {
 		duplicates += n - 1
 	}
 	return distinct, duplicates, tl.requests, tl.hanging
+}
+
+// overlaps is how many deliveries arrived while another of the same event was still being answered.
+func (tl *tally) overlaps() int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.overlapping
 }
 
 // undelivered lists the keys among want that the receiver never accepted.

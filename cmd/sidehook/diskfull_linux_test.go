@@ -9,8 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,28 +152,6 @@ func (w *hookWorld) disk() (v diskView, ok bool) {
 	return *stats.Queues[0].Disk, true
 }
 
-var diskFullMetric = regexp.MustCompile(`(?m)^caddy_sidehook_events_dropped_total\{reason="disk_full"\} (\S+)$`)
-
-// droppedDiskFull reads events_dropped_total{reason="disk_full"} from Caddy's /metrics (0 when absent).
-func (w *hookWorld) droppedDiskFull() int {
-	w.t.Helper()
-	resp, err := client.Get("http://" + w.admin + "/metrics")
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	text, _ := io.ReadAll(resp.Body)
-	m := diskFullMetric.FindSubmatch(text)
-	if m == nil {
-		return 0
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return int(v)
-}
-
 // The reliability issue's disk-full item: queue_dir on a small tmpfs, calls with ~200 KB results. Badger
 // writes through mappings of sparse files, so a full filesystem used to kill the whole process with SIGBUS.
 // Now: while space is short the calls pass exactly as without sidehook and their events are counted as
@@ -213,7 +189,7 @@ func TestDiskFullNeverTakesCaddyDown(t *testing.T) {
 	for i := 20; i < 40; i++ {
 		w.callAsUpstream(p, eventKey(i))
 	}
-	if got := w.droppedDiskFull(); got != 20 {
+	if got := w.dropped("disk_full"); got != 20 {
 		t.Errorf("events_dropped_total{reason=disk_full} = %d after 20 calls on a short disk, want 20", got)
 	}
 	w.recv.release()
@@ -230,7 +206,7 @@ func TestDiskFullNeverTakesCaddyDown(t *testing.T) {
 		t.Fatalf("sidehook died:\n%s", crashReport(p.output.String()))
 	default:
 	}
-	if got := w.droppedDiskFull(); got != 80 {
+	if got := w.dropped("disk_full"); got != 80 {
 		t.Errorf("events_dropped_total{reason=disk_full} = %d after 80 calls on a short disk, want 80", got)
 	}
 	if distinct, _, _, _ := w.recv.counts(); distinct != len(before) {
@@ -249,7 +225,7 @@ func TestDiskFullNeverTakesCaddyDown(t *testing.T) {
 		after = append(after, eventKey(i))
 	}
 	w.waitAccepted(after, 30*time.Second)
-	if got := w.droppedDiskFull(); got != 80 {
+	if got := w.dropped("disk_full"); got != 80 {
 		t.Errorf("events_dropped_total{reason=disk_full} = %d once space returned, want still 80", got)
 	}
 }

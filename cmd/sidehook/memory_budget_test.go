@@ -64,16 +64,7 @@ func peakRSSUnderLoad(t *testing.T, pattern, extra string, clients, answerSize i
 	t.Cleanup(up.Close)
 	home := t.TempDir()
 	site, admin := freeAddr(t), freeAddr(t)
-	p := startCaddy(t, home, fmt.Sprintf(`{
-	admin %s
-	persist_config off
-	skip_install_trust
-	storage file_system %s
-	log {
-		level ERROR
-	}
-}
-http://%s {
+	p := startCaddy(t, home, testGlobals(admin, filepath.Join(home, "storage"))+fmt.Sprintf(`http://%s {
 	sidehook {
 		queue_dir %s
 		%s
@@ -87,7 +78,7 @@ http://%s {
 	}
 	reverse_proxy %s
 }
-`, admin, filepath.Join(home, "storage"), site, filepath.Join(home, "queue"), extra, pattern, crashSecret, strings.TrimPrefix(up.URL, "http://")), site)
+`, site, filepath.Join(home, "queue"), extra, pattern, crashSecret, strings.TrimPrefix(up.URL, "http://")), site)
 
 	httpClient := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	var wg sync.WaitGroup

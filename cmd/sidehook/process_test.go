@@ -137,6 +137,21 @@ func (p *process) exitCode(within time.Duration) int {
 	}
 }
 
+// testGlobals is the global options block of the tests' Caddyfiles: Caddy's admin endpoint on admin, its
+// storage in storage, no autosaved config, no trust store install, only errors logged.
+func testGlobals(admin, storage string) string {
+	return fmt.Sprintf(`{
+	admin %s
+	persist_config off
+	skip_install_trust
+	storage file_system %s
+	log {
+		level ERROR
+	}
+}
+`, admin, storage)
+}
+
 // freeAddr is a loopback address for a listener of the test; never the same twice (freeport).
 func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 

@@ -15,10 +15,12 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/sidehook/sidehook/internal/fakeows"
+	"github.com/sidehook/sidehook/internal/natstest"
 )
 
-// sharedCaddyfile is one instance of a cluster: its own admin endpoint, port and queue_dir, the storage shared.
-const sharedCaddyfile = `{
+// instanceCaddyfile is one instance of several in front of one API: its own admin endpoint and port, its
+// storage and its queue lines (a queue_dir, or a cluster block).
+const instanceCaddyfile = `{
 	admin %[1]s
 	persist_config off
 	storage file_system %[2]s
@@ -29,7 +31,7 @@ const sharedCaddyfile = `{
 http://%[3]s {
 	sidehook {
 		preset otys
-		queue_dir %[4]s
+		%[4]s
 		delivery {
 			allow_destination 127.0.0.1/32
 		}
@@ -38,9 +40,32 @@ http://%[3]s {
 }
 `
 
-// Two sidehook processes sharing one storage directory: a subscription added through one fires on the other
+// instanceSetup says where one instance of several keeps its subscriptions and its queue.
+type instanceSetup func(t *testing.T, home string) (storage, queueLines string)
+
+// Two sidehook processes sharing one storage directory: a subscription added through one applies on the other
 // within 10 s (the other polls the version marker), and a delete through the other stops it on the first.
 func TestSharedStorageSubscriptionReachesOtherInstance(t *testing.T) {
+	shared := filepath.Join(t.TempDir(), "storage")
+	subscriptionReachesOtherInstance(t, 10*time.Second, func(t *testing.T, home string) (string, string) {
+		return shared, "queue_dir " + filepath.Join(home, "queue")
+	})
+}
+
+// Two sidehook processes in cluster mode, each with its own Caddy storage: the subscriptions live in the
+// cluster's bucket, and a change made through one instance applies on the other within 1 s, by a watch,
+// not a poll.
+func TestClusterModeSubscriptionReachesOtherInstanceWithinASecond(t *testing.T) {
+	node := natstest.StartNode(t)
+	subscriptionReachesOtherInstance(t, time.Second, func(t *testing.T, home string) (string, string) {
+		return filepath.Join(home, "storage"), "cluster {\n\t\t\tnats " + node.URL() + "\n\t\t\tprefix subs\n\t\t}"
+	})
+}
+
+// subscriptionReachesOtherInstance starts two instances set up by setup: a subscription added through the
+// first applies on the second within `within` and fires there, and a delete through the second applies on
+// the first as soon and stops it firing there.
+func subscriptionReachesOtherInstance(t *testing.T, within time.Duration, setup instanceSetup) {
 	api := fakeows.New(fakeows.Options{Users: []fakeows.User{{APIKey: "key-42-7", ClientID: "42", UserID: "7"}}})
 	apiSrv := httptest.NewServer(api)
 	defer apiSrv.Close()
@@ -55,11 +80,11 @@ func TestSharedStorageSubscriptionReachesOtherInstance(t *testing.T) {
 	defer recv.Close()
 	received := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
 
-	shared := filepath.Join(t.TempDir(), "storage")
 	addrs := [2]string{freeAddr(t), freeAddr(t)}
 	for _, addr := range addrs {
 		home := t.TempDir()
-		cfg := fmt.Sprintf(sharedCaddyfile, freeAddr(t), shared, addr, filepath.Join(home, "queue"), strings.TrimPrefix(apiSrv.URL, "http://"))
+		storage, queueLines := setup(t, home)
+		cfg := fmt.Sprintf(instanceCaddyfile, freeAddr(t), storage, addr, queueLines, strings.TrimPrefix(apiSrv.URL, "http://"))
 		startCaddy(t, home, cfg, addr)
 	}
 	client := &http.Client{Timeout: 30 * time.Second} // a hang fails this test, not the whole run
@@ -82,30 +107,31 @@ func TestSharedStorageSubscriptionReachesOtherInstance(t *testing.T) {
 	sess := call(addrs[0], "login", "key-42-7").String()
 	uid := call(addrs[0], "Otys.Services.WebhooksService.add", sess, map[string]any{"serviceCall": "CandidateService.update", "webhookUrl": recv.URL + "/shared"}).String()
 	added := time.Now()
-	// Call through the other instance until its call fires; each call before its poll fires nothing.
+	// The change applies on the second instance within `within`: its getList (its matcher's index) shows it.
+	waitFor(t, within, func() bool {
+		return call(addrs[1], "Otys.Services.WebhooksService.getList", sess).Get("0.uid").String() == uid
+	}, "the second instance to list the subscription added through the first")
+	t.Logf("the second instance listed the new subscription %s after the add", time.Since(added).Round(time.Millisecond))
+	// And its calls fire it (delivery included: a looser deadline).
 	n := 0
-	waitFor(t, 10*time.Second, func() bool {
+	waitFor(t, within+5*time.Second, func() bool {
 		n++
 		call(addrs[1], "Otys.Services.CandidateService.update", sess, "cand-1", map[string]any{"n": n})
 		return len(received()) > 0 || waitDelivery(received, 200*time.Millisecond)
 	}, "a call through the second instance to fire the subscription added through the first")
-	t.Logf("the second instance fired the new subscription %s after the add (%d calls)", time.Since(added).Round(time.Millisecond), n)
-	if list := call(addrs[1], "Otys.Services.WebhooksService.getList", sess); list.Get("0.uid").String() != uid {
-		t.Fatalf("the second instance lists %s, want %s", list.Raw, uid)
-	}
 
-	// Delete through the second: the first stops firing within 10 s.
+	// Delete through the second: it applies on the first as soon, and the first stops firing.
 	call(addrs[1], "Otys.Services.WebhooksService.delete", sess, uid)
 	deleted := time.Now()
-	waitFor(t, 10*time.Second, func() bool {
+	waitFor(t, within, func() bool {
 		return len(call(addrs[0], "Otys.Services.WebhooksService.getList", sess).Array()) == 0
 	}, "the first instance to see the delete")
+	t.Logf("the first instance saw the delete after %s", time.Since(deleted).Round(time.Millisecond))
 	before := len(received())
 	call(addrs[0], "Otys.Services.CandidateService.update", sess, "cand-1", map[string]any{"n": -1})
 	if waitDelivery(func() []string { return received()[before:] }, 500*time.Millisecond) {
 		t.Fatalf("the deleted subscription still fired on the first instance: %v", received())
 	}
-	t.Logf("the first instance saw the delete after %s", time.Since(deleted).Round(time.Millisecond))
 }
 
 // waitDelivery reports whether got returns something within d.
