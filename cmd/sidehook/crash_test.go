@@ -139,11 +139,16 @@ type tally struct {
 // newTally listens on addr at once.
 func newTally(t *testing.T, addr string) *tally {
 	t.Helper()
-	tl := &tally{addr: addr, accepted: map[string]int{}, inFlight: map[string]int{}, decide: func() int { return http.StatusOK }}
+	tl := emptyTally(addr)
 	tl.srv = &http.Server{Handler: tl}
 	t.Cleanup(func() { _ = tl.srv.Close() })
 	tl.up(t)
 	return tl
+}
+
+// emptyTally is a tally for addr that has counted nothing and answers 200, not yet serving.
+func emptyTally(addr string) *tally {
+	return &tally{addr: addr, accepted: map[string]int{}, inFlight: map[string]int{}, decide: func() int { return http.StatusOK }}
 }
 
 // up (re)starts listening on the tally's address.

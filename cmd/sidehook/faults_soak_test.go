@@ -640,7 +640,7 @@ type webhookIDs struct {
 // newTally is the usual receiver (see newTally) with the webhook-ids of its 2xx answers recorded.
 func (ids *webhookIDs) newTally(t *testing.T, addr string) *tally {
 	t.Helper()
-	tl := &tally{addr: addr, accepted: map[string]int{}, decide: func() int { return http.StatusOK }}
+	tl := emptyTally(addr)
 	tl.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
