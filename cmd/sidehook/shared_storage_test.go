@@ -87,21 +87,9 @@ func subscriptionReachesOtherInstance(t *testing.T, within time.Duration, setup 
 		cfg := fmt.Sprintf(instanceCaddyfile, freeAddr(t), storage, addr, queueLines, strings.TrimPrefix(apiSrv.URL, "http://"))
 		startCaddy(t, home, cfg, addr)
 	}
-	client := &http.Client{Timeout: 30 * time.Second} // a hang fails this test, not the whole run
 	call := func(addr, method string, params ...any) gjson.Result {
 		t.Helper()
-		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": method, "params": params, "id": 1})
-		resp, err := client.Post("http://"+addr+"/", "application/json", strings.NewReader(string(body)))
-		if err != nil {
-			t.Fatalf("%s via %s: %v", method, addr, err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		r := gjson.ParseBytes(out)
-		if !r.Get("result").Exists() {
-			t.Fatalf("%s via %s: %s", method, addr, out)
-		}
-		return r.Get("result")
+		return rpc(t, addr, method, params...)
 	}
 
 	sess := call(addrs[0], "login", "key-42-7").String()
@@ -132,6 +120,24 @@ func subscriptionReachesOtherInstance(t *testing.T, within time.Duration, setup 
 	if waitDelivery(func() []string { return received()[before:] }, 500*time.Millisecond) {
 		t.Fatalf("the deleted subscription still fired on the first instance: %v", received())
 	}
+}
+
+// rpc makes a JSON-RPC call through the sidehook at addr and returns its result, failing the test when there
+// is none.
+func rpc(t *testing.T, addr, method string, params ...any) gjson.Result {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": method, "params": params, "id": 1})
+	resp, err := client.Post("http://"+addr+"/", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("%s via %s: %v", method, addr, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	r := gjson.ParseBytes(out)
+	if !r.Get("result").Exists() {
+		t.Fatalf("%s via %s: %s", method, addr, out)
+	}
+	return r.Get("result")
 }
 
 // waitDelivery reports whether got returns something within d.
