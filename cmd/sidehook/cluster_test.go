@@ -334,3 +334,43 @@ func TestClusterModeSurvivesLosingANodeAndAnInstance(t *testing.T) {
 		t.Errorf("%d deliveries arrived while another delivery of the same event was under way", n)
 	}
 }
+
+// A receiver's 410 Gone disables its subscription for the whole cluster: the instance that got the 410
+// records it in the cluster's bucket, and the other instance stops firing the subscription too.
+func TestClusterModeGoneDisablesTheSubscriptionOnEveryInstance(t *testing.T) {
+	w := newClusterWorld(t, 2, "")
+	w.recv.setDecide(func() int { return http.StatusGone })
+	if err := w.fire(0, eventKey(0)); err != nil {
+		t.Fatal(err)
+	}
+	disabledOn := func(i int) bool {
+		resp, err := client.Get("http://" + w.nodes[i].admin + "/sidehook/subscriptions")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var subs []struct {
+			Disabled bool `json:"disabled"`
+		}
+		return json.NewDecoder(resp.Body).Decode(&subs) == nil && len(subs) == 1 && subs[0].Disabled
+	}
+	waitFor(t, 15*time.Second, func() bool { return disabledOn(0) && disabledOn(1) }, "both instances to show the subscription disabled")
+	_, _, before, _ := w.recv.counts()
+	for i := 1; i <= 3; i++ {
+		if err := w.fire(1, eventKey(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing is queued for a disabled subscription, so nothing can arrive: the logs of both instances still
+	// hold the one gone item.
+	ids, err := w.logIDs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || !strings.HasSuffix(ids[0], " gone") {
+		t.Errorf("after the 410 the cluster's logs hold %v, want the one gone item", ids)
+	}
+	if _, _, after, _ := w.recv.counts(); after != before {
+		t.Errorf("the receiver got %d more requests after its 410 disabled the subscription", after-before)
+	}
+}
