@@ -133,35 +133,31 @@ func unmarshalCluster(d *caddyfile.Dispenser) (*ClusterConfig, error) {
 	return c, nil
 }
 
-// storeConfig is the JetStream store's configuration, placeholders replaced by repl.
-func (c *ClusterConfig) storeConfig(repl *caddy.Replacer) jsstore.Config {
-	cfg := jsstore.Config{
-		URLs:       c.NATS,
-		Token:      repl.ReplaceAll(c.Token, ""),
-		User:       repl.ReplaceAll(c.User, ""),
-		Password:   repl.ReplaceAll(c.Password, ""),
-		CredsFile:  repl.ReplaceAll(c.Creds, ""),
-		Replicas:   c.Replicas,
-		Prefix:     c.Prefix,
-		ClaimLease: time.Duration(c.ClaimLease),
+// connection is how to reach the cluster's NATS, placeholders replaced by repl: one for the queue and the
+// subscriptions alike.
+func (c *ClusterConfig) connection(repl *caddy.Replacer) natsconn.Config {
+	conn := natsconn.Config{
+		URLs:      c.NATS,
+		Token:     repl.ReplaceAll(c.Token, ""),
+		User:      repl.ReplaceAll(c.User, ""),
+		Password:  repl.ReplaceAll(c.Password, ""),
+		CredsFile: repl.ReplaceAll(c.Creds, ""),
 	}
 	if c.TLS != nil {
-		cfg.CAFile, cfg.CertFile, cfg.KeyFile = c.TLS.CA, c.TLS.Cert, c.TLS.Key
+		conn.CAFile, conn.CertFile, conn.KeyFile = c.TLS.CA, c.TLS.Cert, c.TLS.Key
 	}
-	return cfg
+	return conn
+}
+
+// storeConfig is the JetStream store's configuration, placeholders replaced by repl.
+func (c *ClusterConfig) storeConfig(repl *caddy.Replacer) jsstore.Config {
+	return jsstore.Config{Config: c.connection(repl), Replicas: c.Replicas, Prefix: c.Prefix, ClaimLease: time.Duration(c.ClaimLease)}
 }
 
 // subscriptionsConfig is the configuration of the cluster's subscription bucket, placeholders replaced by
 // repl: the same servers, credentials and prefix as the queue's.
 func (c *ClusterConfig) subscriptionsConfig(repl *caddy.Replacer, logger *zap.Logger) natskv.Config {
-	q := c.storeConfig(repl)
-	return natskv.Config{
-		Config: natsconn.Config{URLs: q.URLs, Token: q.Token, User: q.User, Password: q.Password, CredsFile: q.CredsFile,
-			CAFile: q.CAFile, CertFile: q.CertFile, KeyFile: q.KeyFile},
-		Replicas: c.Replicas,
-		Prefix:   c.Prefix,
-		Logger:   logger,
-	}
+	return natskv.Config{Config: c.connection(repl), Replicas: c.Replicas, Prefix: c.Prefix, Logger: logger}
 }
 
 // queueKey names the cluster's queue where queue_dir names a directory: handlers with the same servers and

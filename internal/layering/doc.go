@@ -9,7 +9,7 @@
 // imports neither matcher nor proxy); matcher needs neither the queue nor proxy. proxy may import matcher, for
 // the one rule both must apply alike: how a method is named by its service call. Inside the queue, the storage
 // seam queue/store imports nothing of the project, and the stores built on it (badgerstore, memstore, jsstore) and
-// its conformance suite (storetest) import only it. Cluster mode's NATS packages, natsconn (reaching NATS) and natskv
+// its conformance suite (storetest) import only it (jsstore also natsconn). Cluster mode's NATS packages, natsconn (reaching NATS) and natskv
 // (a certmagic.Storage over a KV bucket), import nothing else of the project, so the queue and the
 // subscriptions can share them without either reaching the other.
 package layering

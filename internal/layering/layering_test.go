@@ -23,15 +23,16 @@ var forbiddenImports = map[string][]string{
 // allowedImports lists, per package of the module that stands on a narrow base, the only packages of the
 // module it may import, directly or through any chain of imports. The queue's storage seam is one: queue/store
 // is the contract and imports nothing of the project, so that any store (and any engine) can be built on it
-// alone; badgerstore, memstore, jsstore and storetest know the contract and nothing else, so a store never reaches into the
-// delivery engine it serves. (queue may import all of them.) Cluster mode's subscription storage, natskv, is a
-// certmagic.Storage that knows only how to reach NATS (natsconn): whoever wires it hands it to the matcher.
+// alone; badgerstore, memstore, jsstore and storetest know the contract and nothing else (jsstore also how to
+// reach NATS, natsconn), so a store never reaches into the delivery engine it serves. (queue may import all of
+// them.) Cluster mode's subscription storage, natskv, is a certmagic.Storage that knows only how to reach NATS
+// (natsconn): whoever wires it hands it to the matcher.
 var allowedImports = map[string][]string{
 	"queue/store":           {},
 	"queue/store/storetest": {"queue/store"},
 	"queue/badgerstore":     {"queue/store"},
 	"queue/store/memstore":  {"queue/store"},
-	"queue/jsstore":         {"queue/store"},
+	"queue/jsstore":         {"queue/store", "internal/natsconn"},
 	"internal/natsconn":     {},
 	"internal/natskv":       {"internal/natsconn"},
 }

@@ -1,9 +1,6 @@
 // Package natsconn says how sidehook reaches NATS: the servers, the credentials and TLS, shared by every part
-// that keeps state in JetStream (the subscription storage now, the queue store when it moves onto this type),
-// so that an operator configures one connection, validated in one place, not one per consumer.
-//
-// Its fields and their meaning are those of queue/jsstore's Config, which predates it: jsstore can embed
-// Config without changing how its fields are read.
+// that keeps state in JetStream (the queue store, queue/jsstore, and cluster mode's subscription storage,
+// internal/natskv), so that an operator configures one connection, validated in one place, not one per consumer.
 package natsconn
 
 import (
@@ -40,16 +37,23 @@ type Config struct {
 	ConnectTimeout time.Duration
 }
 
+// The rules Validate checks, without a package prefix, so that a user of Config can report a broken rule in
+// its own name (errors.Unwrap of Validate's error).
+var (
+	ErrNoURLs        = errors.New("no NATS URLs")
+	ErrOneCredential = errors.New("use one of token, user and password, or a creds file")
+	ErrCertWithKey   = errors.New("a client certificate needs both its cert and key files")
+)
+
 // Validate reports a configuration that cannot work, before any connection is tried.
 func (c Config) Validate() error {
-	if len(c.URLs) == 0 {
-		return errors.New("nats: no URLs")
-	}
-	if c.Token != "" && (c.User != "" || c.CredsFile != "") || c.User != "" && c.CredsFile != "" {
-		return errors.New("nats: use one of token, user and password, or a creds file")
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		return errors.New("nats: a client certificate needs both its cert and key files")
+	switch {
+	case len(c.URLs) == 0:
+		return fmt.Errorf("nats: %w", ErrNoURLs)
+	case c.Token != "" && (c.User != "" || c.CredsFile != "") || c.User != "" && c.CredsFile != "":
+		return fmt.Errorf("nats: %w", ErrOneCredential)
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return fmt.Errorf("nats: %w", ErrCertWithKey)
 	}
 	return nil
 }
@@ -91,7 +95,9 @@ func (c Config) Connect(name string, extra ...nats.Option) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(strings.Join(c.URLs, ","), append(c.Options(name), extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("nats: connecting to %v: %w", c.URLs, err)
+		// Not the URLs themselves: they may carry credentials (nats://user:password@host), and this error
+		// is logged.
+		return nil, fmt.Errorf("nats: connecting to %d server URLs: %w", len(c.URLs), err)
 	}
 	return nc, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidehook/sidehook/internal/natsconn"
 	"github.com/sidehook/sidehook/internal/natstest"
 	"github.com/sidehook/sidehook/queue/store"
 )
@@ -12,7 +13,7 @@ import (
 // A configuration that cannot work is refused at Open, before any connection; zero values get defaults.
 func TestConfigDefaultsAndRefusals(t *testing.T) {
 	urls := []string{"nats://127.0.0.1:4222"}
-	cfg, err := Config{URLs: urls}.withDefaults()
+	cfg, err := Config{Config: natsconn.Config{URLs: urls}}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,17 +22,17 @@ func TestConfigDefaultsAndRefusals(t *testing.T) {
 		cfg.RetryPoll != defaultRetryPoll {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	if cfg, _ := (Config{URLs: urls, ClaimLease: time.Minute}).withDefaults(); cfg.ClaimLease != time.Minute {
+	if cfg, _ := (Config{Config: natsconn.Config{URLs: urls}, ClaimLease: time.Minute}).withDefaults(); cfg.ClaimLease != time.Minute {
 		t.Errorf("ClaimLease set: %v", cfg.ClaimLease)
 	}
 	for name, bad := range map[string]Config{
 		"no URLs":                   {},
-		"prefix with a dot":         {URLs: urls, Prefix: "a.b"},
-		"six replicas":              {URLs: urls, Replicas: 6},
-		"negative replicas":         {URLs: urls, Replicas: -1},
-		"token and user":            {URLs: urls, Token: "t", User: "u"},
-		"user and creds":            {URLs: urls, User: "u", CredsFile: "x.creds"},
-		"client cert without a key": {URLs: urls, CertFile: "c.pem"},
+		"prefix with a dot":         {Config: natsconn.Config{URLs: urls}, Prefix: "a.b"},
+		"six replicas":              {Config: natsconn.Config{URLs: urls}, Replicas: 6},
+		"negative replicas":         {Config: natsconn.Config{URLs: urls}, Replicas: -1},
+		"token and user":            {Config: natsconn.Config{URLs: urls, Token: "t", User: "u"}},
+		"user and creds":            {Config: natsconn.Config{URLs: urls, User: "u", CredsFile: "x.creds"}},
+		"client cert without a key": {Config: natsconn.Config{URLs: urls, CertFile: "c.pem"}},
 	} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -53,11 +53,9 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(joinURLs(cfg.URLs), cfg.natsOptions()...)
+	nc, err := cfg.Connect("sidehook " + cfg.Prefix)
 	if err != nil {
-		// Not the URLs themselves: they may carry credentials (nats://user:password@host), and this
-		// error is logged.
-		return nil, fmt.Errorf("jsstore: connecting to NATS (%d server URLs): %w", len(cfg.URLs), err)
+		return nil, fmt.Errorf("jsstore: %w", err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -74,17 +72,6 @@ func Open(cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, nc: nc, js: js, b: b, owner: newOwnerID(), held: make(map[string]claimRef)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
-}
-
-func joinURLs(urls []string) string {
-	out := ""
-	for i, u := range urls {
-		if i > 0 {
-			out += ","
-		}
-		out += u
-	}
-	return out
 }
 
 // newOwnerID names one store instance in its claims; random, so that a restarted process never mistakes its

@@ -3,6 +3,7 @@ package jsstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sidehook/sidehook/internal/natsconn"
 	"github.com/sidehook/sidehook/queue/store"
 )
 
@@ -18,7 +20,7 @@ var prefixes atomic.Uint64
 
 // testConfig is a store configuration for urls with a fresh prefix.
 func testConfig(urls []string, replicas int) Config {
-	return Config{URLs: urls, Replicas: replicas, Prefix: fmt.Sprintf("t%d", prefixes.Add(1)),
+	return Config{Config: natsconn.Config{URLs: urls}, Replicas: replicas, Prefix: fmt.Sprintf("t%d", prefixes.Add(1)),
 		RequestTimeout: 10 * time.Second}
 }
 
@@ -38,7 +40,7 @@ func openStore(t *testing.T, cfg Config) *Store {
 func dropStreams(t *testing.T, cfg Config) {
 	t.Helper()
 	t.Cleanup(func() {
-		nc, err := nats.Connect(joinURLs(cfg.URLs))
+		nc, err := nats.Connect(strings.Join(cfg.URLs, ","))
 		if err != nil {
 			t.Logf("dropping streams of %s: %v", cfg.Prefix, err)
 			return
